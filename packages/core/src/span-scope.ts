@@ -1,0 +1,114 @@
+import {
+  type Attributes,
+  type Context,
+  type Span,
+  SpanStatusCode,
+  type TimeInput,
+  context,
+} from '@opentelemetry/api';
+
+export const ATTR_ERROR_TYPE = 'error.type';
+
+/**
+ * A started span and the context it is active in. Every adapter ends its spans through this, so
+ * `span.end()` runs exactly once whatever mix of finish, error and close events arrives.
+ */
+export class SpanScope {
+  readonly span: Span;
+  readonly context: Context;
+  #ended = false;
+
+  constructor(span: Span, context: Context) {
+    this.span = span;
+    this.context = context;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Runs `fn` with this span active. */
+  run<T>(fn: () => T): T {
+    return context.with(this.context, fn);
+  }
+
+  setAttributes(attributes: Attributes): this {
+    if (!this.#ended) this.span.setAttributes(attributes);
+    return this;
+  }
+
+  /** Records `error` as an exception event and marks the span ERROR with `error.type`. */
+  fail(error: unknown): this {
+    if (this.#ended) return this;
+    this.span.recordException(toException(error));
+    return this.failWith(errorType(error), errorMessage(error));
+  }
+
+  /** Marks the span ERROR with `error.type` set to `type` (an exception name or a status code). */
+  failWith(type: string, message?: string): this {
+    if (this.#ended) return this;
+    this.span.setAttribute(ATTR_ERROR_TYPE, type);
+    this.span.setStatus(message ? { code: SpanStatusCode.ERROR, message } : { code: SpanStatusCode.ERROR });
+    return this;
+  }
+
+  /** Ends the span; later calls do nothing. */
+  end(endTime?: TimeInput): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.span.end(endTime);
+  }
+}
+
+/**
+ * Runs `fn` with the scope's span active and ends the span when it settles: a throw or rejection
+ * marks it ERROR and reaches the caller unchanged; the value is returned as is.
+ */
+export function runInScope<T>(scope: SpanScope, fn: () => T): T {
+  let result: T;
+  try {
+    result = scope.run(fn);
+  } catch (error) {
+    scope.fail(error).end();
+    throw error;
+  }
+  if (isPromiseLike(result)) {
+    result.then(
+      () => scope.end(),
+      (error: unknown) => scope.fail(error).end(),
+    );
+    return result;
+  }
+  scope.end();
+  return result;
+}
+
+/** The low-cardinality `error.type` of a thrown value: its class name, or `_OTHER`. */
+export function errorType(error: unknown): string {
+  if (error instanceof Error) {
+    const name = error.constructor?.name;
+    return name && name !== 'Object' ? name : error.name || '_OTHER';
+  }
+  return '_OTHER';
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'unknown error';
+  }
+}
+
+function toException(error: unknown): Error | string {
+  return error instanceof Error ? error : errorMessage(error);
+}
+
+function isPromiseLike<T>(value: T): value is T & PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

@@ -1,0 +1,93 @@
+import {
+  type Context,
+  type SpanContext,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+  createContextKey,
+  isSpanContextValid,
+  trace,
+} from '@opentelemetry/api';
+import { formatHexByte } from './chars.js';
+import { TRACE_FLAG_RANDOM, TRACE_FLAG_SAMPLED, parseTraceparent } from './traceparent.js';
+import { parseTracestate } from './tracestate.js';
+
+export const TRACEPARENT_HEADER = 'traceparent';
+export const TRACESTATE_HEADER = 'tracestate';
+
+/**
+ * Marks, in a context, the trace id whose incoming traceparent had the random flag. OTel SDK spans
+ * keep only the sampled bit, so the flag survives a local child span through this key instead.
+ */
+const RANDOM_TRACE_ID_KEY = createContextKey('tracewire.random-trace-id');
+/** The key @opentelemetry/core's `suppressTracing` sets (context keys are `Symbol.for`). */
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+export interface TraceContextPropagatorOptions {
+  /**
+   * Longest `tracestate` to send, shortened by removing whole members (those over 128 characters
+   * first). Default: no limit beyond what a valid header can hold.
+   */
+  maxTracestateLength?: number;
+}
+
+/**
+ * W3C Trace Context (Level 2) as an OpenTelemetry `TextMapPropagator`: reads and writes
+ * `traceparent` and `tracestate`, keeping the random flag of an incoming trace on every
+ * outgoing header of that trace.
+ */
+export class TraceContextPropagator implements TextMapPropagator {
+  readonly #maxTracestateLength: number;
+
+  constructor({ maxTracestateLength = Number.POSITIVE_INFINITY }: TraceContextPropagatorOptions = {}) {
+    this.#maxTracestateLength = maxTracestateLength;
+  }
+
+  inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
+    const spanContext = trace.getSpanContext(context);
+    if (!spanContext || !isSpanContextValid(spanContext) || context.getValue(SUPPRESS_TRACING_KEY) === true) {
+      return;
+    }
+    let flags = spanContext.traceFlags & (TRACE_FLAG_SAMPLED | TRACE_FLAG_RANDOM);
+    if (context.getValue(RANDOM_TRACE_ID_KEY) === spanContext.traceId) flags |= TRACE_FLAG_RANDOM;
+    setter.set(
+      carrier,
+      TRACEPARENT_HEADER,
+      `00-${spanContext.traceId}-${spanContext.spanId}-${formatHexByte(flags)}`,
+    );
+    const traceState = spanContext.traceState;
+    if (traceState) {
+      const value =
+        this.#maxTracestateLength === Number.POSITIVE_INFINITY || !('serializeWithin' in traceState)
+          ? traceState.serialize()
+          : (traceState as { serializeWithin(max: number): string }).serializeWithin(
+              this.#maxTracestateLength,
+            );
+      if (value) setter.set(carrier, TRACESTATE_HEADER, value);
+    }
+  }
+
+  extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
+    const traceparent = parseTraceparent(getter.get(carrier, TRACEPARENT_HEADER));
+    if (!traceparent) return context;
+    const tracestateHeader = getter.get(carrier, TRACESTATE_HEADER);
+    const spanContext: SpanContext = {
+      traceId: traceparent.traceId,
+      spanId: traceparent.spanId,
+      traceFlags: traceparent.traceFlags & (TRACE_FLAG_SAMPLED | TRACE_FLAG_RANDOM),
+      isRemote: true,
+    };
+    if (tracestateHeader !== undefined) {
+      const traceState = parseTracestate(tracestateHeader);
+      if (traceState) spanContext.traceState = traceState;
+    }
+    const withSpan = trace.setSpanContext(context, spanContext);
+    return traceparent.traceFlags & TRACE_FLAG_RANDOM
+      ? withSpan.setValue(RANDOM_TRACE_ID_KEY, traceparent.traceId)
+      : withSpan;
+  }
+
+  fields(): string[] {
+    return [TRACEPARENT_HEADER, TRACESTATE_HEADER];
+  }
+}

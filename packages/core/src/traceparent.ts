@@ -1,0 +1,94 @@
+import { formatHexByte, isNonZeroLowerHex, parseHexByte, skipOws, trimOwsEnd } from './chars.js';
+
+/** The parsed fields of a `traceparent` header. */
+export interface TraceParent {
+  /** The header's version, 0 for `00`. Higher versions are accepted and re-emitted as `00`. */
+  readonly version: number;
+  readonly traceId: string;
+  /** The caller's span id (`parent-id` in the spec). */
+  readonly spanId: string;
+  /** The whole flags byte as received; only the sampled and random bits are ever sent on. */
+  readonly traceFlags: number;
+}
+
+/** What `formatTraceparent` needs: a trace id, a span id and the flags. */
+export interface TraceParentFields {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+}
+
+export const TRACE_FLAG_SAMPLED = 0x01;
+export const TRACE_FLAG_RANDOM = 0x02;
+/** The flags this version of the spec defines; every other bit goes out as 0. */
+export const KNOWN_TRACE_FLAGS = TRACE_FLAG_SAMPLED | TRACE_FLAG_RANDOM;
+
+const VERSION_00_LENGTH = 55;
+/**
+ * Hard cap on what is scanned. Future versions may append fields, so more than 55 chars is
+ * legal for them; anything longer than this is discarded unread.
+ */
+export const MAX_TRACEPARENT_LENGTH = 512;
+
+/**
+ * Parses a `traceparent` header value. Returns `undefined` for anything the spec calls
+ * invalid, including two header values (an array of more than one), and never throws.
+ */
+export function parseTraceparent(value: unknown): TraceParent | undefined {
+  let header = value;
+  if (Array.isArray(header)) {
+    if (header.length !== 1) return undefined;
+    header = header[0];
+  }
+  if (typeof header !== 'string' || header.length > MAX_TRACEPARENT_LENGTH) return undefined;
+
+  const start = skipOws(header, 0, header.length);
+  const end = trimOwsEnd(header, start, header.length);
+  const length = end - start;
+  if (length < VERSION_00_LENGTH) return undefined;
+
+  const version = parseHexByte(header, start);
+  if (version < 0 || version === 0xff) return undefined;
+  if (version === 0 && length !== VERSION_00_LENGTH) return undefined;
+  // A future version may add fields, but only after another dash.
+  if (length > VERSION_00_LENGTH && header.charCodeAt(start + VERSION_00_LENGTH) !== 0x2d) return undefined;
+
+  if (
+    header.charCodeAt(start + 2) !== 0x2d ||
+    header.charCodeAt(start + 35) !== 0x2d ||
+    header.charCodeAt(start + 52) !== 0x2d
+  ) {
+    return undefined;
+  }
+  if (!isNonZeroLowerHex(header, start + 3, start + 35)) return undefined;
+  if (!isNonZeroLowerHex(header, start + 36, start + 52)) return undefined;
+  const traceFlags = parseHexByte(header, start + 53);
+  if (traceFlags < 0) return undefined;
+
+  return {
+    version,
+    traceId: header.slice(start + 3, start + 35),
+    spanId: header.slice(start + 36, start + 52),
+    traceFlags,
+  };
+}
+
+/** True for a 32-char lower-case hex trace id that is not all zeros. */
+export function isValidTraceId(traceId: unknown): traceId is string {
+  return typeof traceId === 'string' && traceId.length === 32 && isNonZeroLowerHex(traceId, 0, 32);
+}
+
+/** True for a 16-char lower-case hex span id that is not all zeros. */
+export function isValidSpanId(spanId: unknown): spanId is string {
+  return typeof spanId === 'string' && spanId.length === 16 && isNonZeroLowerHex(spanId, 0, 16);
+}
+
+/**
+ * Formats a version `00` traceparent. Flags other than sampled and random go out as 0.
+ * Returns `undefined` when the ids are not valid.
+ */
+export function formatTraceparent(fields: TraceParentFields): string | undefined {
+  if (!fields || !isValidTraceId(fields.traceId) || !isValidSpanId(fields.spanId)) return undefined;
+  const flags = typeof fields.traceFlags === 'number' ? fields.traceFlags & KNOWN_TRACE_FLAGS : 0;
+  return `00-${fields.traceId}-${fields.spanId}-${formatHexByte(flags)}`;
+}

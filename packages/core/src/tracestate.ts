@@ -1,0 +1,184 @@
+import type { TraceState as OtelTraceState } from '@opentelemetry/api';
+import { isDigitCode, isLowerAlphaCode, joinHeaderValues, skipOws, trimOwsEnd } from './chars.js';
+
+export const MAX_TRACESTATE_MEMBERS = 32;
+const MAX_KEY_LENGTH = 256;
+const MAX_VALUE_LENGTH = 256;
+/** Entries longer than this are the first to go when a header must be truncated. */
+const LARGE_MEMBER_LENGTH = 128;
+/**
+ * Hard cap on the combined header: 32 members of the longest legal key and value, commas
+ * included, plus room for optional white space. Anything longer is discarded unread.
+ */
+export const MAX_TRACESTATE_LENGTH = 32 * (MAX_KEY_LENGTH + 1 + MAX_VALUE_LENGTH) + 1024;
+
+/**
+ * An immutable W3C `tracestate` list. It implements OpenTelemetry's `TraceState`, so it can
+ * sit in a `SpanContext`; every mutator returns a new instance.
+ */
+export class TraceState implements OtelTraceState {
+  readonly #keys: readonly string[];
+  readonly #values: readonly string[];
+  #serialized: string | undefined;
+
+  /** Use `parseTracestate` or `TraceState.empty().set(...)`; the arrays are trusted as valid. */
+  private constructor(keys: readonly string[], values: readonly string[], serialized?: string) {
+    this.#keys = keys;
+    this.#values = values;
+    this.#serialized = serialized;
+  }
+
+  static empty(): TraceState {
+    return EMPTY;
+  }
+
+  /** @internal Built by the parser from members it already validated. */
+  static fromValidated(keys: readonly string[], values: readonly string[], serialized: string): TraceState {
+    return new TraceState(keys, values, serialized);
+  }
+
+  get size(): number {
+    return this.#keys.length;
+  }
+
+  get(key: string): string | undefined {
+    const index = this.#keys.indexOf(key);
+    return index < 0 ? undefined : this.#values[index];
+  }
+
+  /**
+   * Adds or updates `key`, moving it to the front as the spec requires of a vendor updating its
+   * entry. An invalid key or value leaves the list unchanged. Past 32 members the last is dropped.
+   */
+  set(key: string, value: string): TraceState {
+    if (!isValidTracestateKey(key) || !isValidTracestateValue(value)) return this;
+    const keys = [key];
+    const values = [value];
+    for (let i = 0; i < this.#keys.length && keys.length < MAX_TRACESTATE_MEMBERS; i++) {
+      if (this.#keys[i] === key) continue;
+      keys.push(this.#keys[i]!);
+      values.push(this.#values[i]!);
+    }
+    return new TraceState(keys, values);
+  }
+
+  unset(key: string): TraceState {
+    const index = this.#keys.indexOf(key);
+    if (index < 0) return this;
+    return new TraceState(
+      this.#keys.filter((_, i) => i !== index),
+      this.#values.filter((_, i) => i !== index),
+    );
+  }
+
+  /** `key=value` pairs in order, for iteration and tests. */
+  entries(): Array<[string, string]> {
+    return this.#keys.map((key, i) => [key, this.#values[i]!]);
+  }
+
+  /** The header value, members joined by commas; the empty string when there are none. */
+  serialize(): string {
+    if (this.#serialized === undefined) {
+      this.#serialized = this.#keys.map((key, i) => `${key}=${this.#values[i]}`).join(',');
+    }
+    return this.#serialized;
+  }
+
+  /**
+   * The header value shortened to at most `maxLength` characters by removing whole members:
+   * first those longer than 128 characters, then from the end of the list.
+   */
+  serializeWithin(maxLength: number): string {
+    const full = this.serialize();
+    if (full.length <= maxLength) return full;
+    const members = this.#keys.map((key, i) => `${key}=${this.#values[i]}`);
+    let length = full.length;
+    const drop = (index: number): void => {
+      length -= members[index]!.length + (members.length > 1 ? 1 : 0);
+      members.splice(index, 1);
+    };
+    for (let i = members.length - 1; i >= 0 && length > maxLength; i--) {
+      if (members[i]!.length > LARGE_MEMBER_LENGTH) drop(i);
+    }
+    while (length > maxLength && members.length > 0) drop(members.length - 1);
+    return members.join(',');
+  }
+}
+
+const EMPTY = TraceState.fromValidated([], [], '');
+
+/**
+ * Parses one or several `tracestate` header values (several combine in order). The whole
+ * header is discarded (`undefined`) when any member is invalid, a key repeats, or there are
+ * more than 32 members; an empty header also gives `undefined`. Never throws.
+ */
+export function parseTracestate(value: unknown): TraceState | undefined {
+  const header = joinHeaderValues(value, MAX_TRACESTATE_LENGTH);
+  if (header === undefined) return undefined;
+
+  const keys: string[] = [];
+  const values: string[] = [];
+  const length = header.length;
+  let position = 0;
+  while (position <= length) {
+    let comma = header.indexOf(',', position);
+    if (comma < 0) comma = length;
+    const start = skipOws(header, position, comma);
+    const end = trimOwsEnd(header, start, comma);
+    position = comma + 1;
+    if (start === end) continue; // empty members are allowed and skipped
+    const equals = header.indexOf('=', start);
+    if (equals < 0 || equals >= end) return undefined;
+    if (!isValidKeyRange(header, start, equals) || !isValidValueRange(header, equals + 1, end))
+      return undefined;
+    if (keys.length === MAX_TRACESTATE_MEMBERS) return undefined;
+    const key = header.slice(start, equals);
+    if (keys.includes(key)) return undefined;
+    keys.push(key);
+    values.push(header.slice(equals + 1, end));
+  }
+  if (keys.length === 0) return undefined;
+  return TraceState.fromValidated(keys, values, keys.map((key, i) => `${key}=${values[i]}`).join(','));
+}
+
+/** `(lcalpha / DIGIT) 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@")` */
+export function isValidTracestateKey(key: unknown): key is string {
+  return typeof key === 'string' && isValidKeyRange(key, 0, key.length);
+}
+
+/** `0*255(%x20 / nblk-chr) nblk-chr`, nblk-chr being printable ASCII but `,` and `=`. */
+export function isValidTracestateValue(value: unknown): value is string {
+  return typeof value === 'string' && isValidValueRange(value, 0, value.length);
+}
+
+function isValidKeyRange(text: string, from: number, to: number): boolean {
+  const length = to - from;
+  if (length < 1 || length > MAX_KEY_LENGTH) return false;
+  const first = text.charCodeAt(from);
+  if (!isLowerAlphaCode(first) && !isDigitCode(first)) return false;
+  for (let i = from + 1; i < to; i++) {
+    const code = text.charCodeAt(i);
+    if (
+      !isLowerAlphaCode(code) &&
+      !isDigitCode(code) &&
+      code !== 0x5f && // _
+      code !== 0x2d && // -
+      code !== 0x2a && // *
+      code !== 0x2f && // /
+      code !== 0x40 // @
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function isValidValueRange(text: string, from: number, to: number): boolean {
+  const length = to - from;
+  if (length < 1 || length > MAX_VALUE_LENGTH) return false;
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x2c || code === 0x3d) return false;
+  }
+  return text.charCodeAt(to - 1) !== 0x20;
+}

@@ -1,0 +1,34 @@
+/** How an incoming adapter treats the caller's trace context. */
+export type TrustMode = 'continue' | 'restart' | 'ignore';
+
+/**
+ * `continue` joins the caller's trace (default); `restart` starts a new trace with a link to the
+ * caller's context and drops its tracestate and baggage; `ignore` starts a new trace with no link.
+ * A function decides per request; if it throws or returns anything else, `restart` is used.
+ */
+export type Trust<Request> = TrustMode | ((request: Request) => TrustMode);
+
+const MODES: ReadonlySet<unknown> = new Set(['continue', 'restart', 'ignore']);
+
+export function isTrustMode(value: unknown): value is TrustMode {
+  return MODES.has(value);
+}
+
+/** Validates a `trust` option when the adapter is created. */
+export function checkTrust<Request>(trust: unknown, packageName: string): Trust<Request> {
+  if (typeof trust === 'function' || isTrustMode(trust)) return trust as Trust<Request>;
+  throw new TypeError(
+    `${packageName}: trust must be 'continue', 'restart', 'ignore' or a function, got ${String(trust)}`,
+  );
+}
+
+/** The mode for one request. A failing or wrong decision falls back to the cautious `restart`. */
+export function decideTrust<Request>(trust: Trust<Request>, request: Request): TrustMode {
+  if (typeof trust !== 'function') return trust;
+  try {
+    const mode = trust(request);
+    return isTrustMode(mode) ? mode : 'restart';
+  } catch {
+    return 'restart';
+  }
+}
