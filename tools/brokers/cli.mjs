@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// `node tools/brokers/cli.mjs up|down|status` (also `npm run brokers -- ...`).
+// stdout carries only results (`up`: KAFKA_BROKERS=... / AMQP_URL=... lines,
+// so `eval "$(npm run -s brokers -- up)"`-style use works); progress goes to stderr.
+import { down, status, up } from './index.mjs';
+import * as kafka from './kafka.mjs';
+import * as rabbitmq from './rabbitmq.mjs';
+
+const cmd = process.argv[2];
+
+async function main() {
+  switch (cmd) {
+    case 'up': {
+      const t0 = Date.now();
+      const r = await up();
+      process.stderr.write(
+        `[brokers] up in ${((Date.now() - t0) / 1000).toFixed(1)}s; started: ${r.started.join(', ') || 'nothing (reused)'}\n`,
+      );
+      process.stdout.write(`KAFKA_BROKERS=${r.kafkaBrokers}\nAMQP_URL=${r.amqpUrl}\n`);
+      break;
+    }
+    case 'down': {
+      const stopped = await down();
+      process.stdout.write(`stopped: ${stopped.join(', ') || 'nothing'}\n`);
+      break;
+    }
+    case 'status':
+      process.stdout.write(`${JSON.stringify(await status(), null, 2)}\n`);
+      break;
+    default:
+      process.stderr.write('usage: node tools/brokers/cli.mjs up|down|status\n');
+      process.exitCode = 2;
+  }
+}
+
+main().then(
+  // kafkajs/amqplib may leave timers behind; do not let them hold the CLI open.
+  () => process.exit(process.exitCode ?? 0),
+  (e) => {
+    const k = kafka.paths();
+    const r = rabbitmq.paths();
+    process.stderr.write(
+      `\n[brokers] ${cmd} failed:\n${e?.message ?? e}\n\nlog files:\n` +
+        `  ${k.setupLog}\n  ${k.log}\n  ${r.installLog}\n  ${r.log}\n  ${r.serverLog}\n`,
+    );
+    process.exit(1);
+  },
+);

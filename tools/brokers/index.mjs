@@ -1,0 +1,182 @@
+// Broker launcher for the integration tests: finds or starts one Kafka and one
+// RabbitMQ. See README.md beside this file for the resolution order.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dockerAvailable, startKafkaContainer, startRabbitContainer } from './docker.mjs';
+import * as kafka from './kafka.mjs';
+import { amqpReady, kafkaReady } from './probe.mjs';
+import * as rabbitmq from './rabbitmq.mjs';
+import { cacheRoot, ensureDir, log, tcpOpen, waitFor } from './util.mjs';
+
+/**
+ * What differs between the two brokers; the resolution logic below is shared.
+ * `verify` must not change a foreign broker (no topic creation there).
+ */
+const BROKERS = {
+  kafka: {
+    envVar: 'KAFKA_BROKERS',
+    host: kafka.HOST,
+    port: kafka.PORT,
+    defaultAddress: `${kafka.HOST}:${kafka.PORT}`,
+    verify: (address) => kafkaReady(address),
+    startContainer: startKafkaContainer,
+    local: kafka,
+  },
+  rabbitmq: {
+    envVar: 'AMQP_URL',
+    host: rabbitmq.HOST,
+    port: rabbitmq.PORT,
+    defaultAddress: rabbitmq.URL,
+    verify: (address) => amqpReady(address),
+    startContainer: startRabbitContainer,
+    local: rabbitmq,
+  },
+};
+
+// Containers are started with testcontainers' reuse so that they survive the
+// process that started them, like local processes do; `down` removes them.
+const containersFile = () => join(cacheRoot(), 'containers.json');
+function readContainers() {
+  try {
+    return JSON.parse(readFileSync(containersFile(), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+function recordContainer(name, info) {
+  ensureDir(cacheRoot());
+  writeFileSync(containersFile(), JSON.stringify({ ...readContainers(), [name]: info }, null, 2));
+}
+
+/**
+ * Resolve one broker: env var, then the default local port, then Docker, then
+ * a local process. Returns its address and, if this call started it, a label.
+ * @param {'kafka' | 'rabbitmq'} name
+ * @param {{docker?: boolean}} opts
+ */
+async function resolve(name, opts) {
+  const b = BROKERS[name];
+  const fromEnv = process.env[b.envVar]?.trim();
+  if (fromEnv) {
+    // Explicitly configured: use it or fail, never silently start another one.
+    log(name, `using ${b.envVar}=${fromEnv}`);
+    await waitFor(`${name} at ${b.envVar}=${fromEnv}`, () => b.verify(fromEnv), { timeoutMs: 30_000 });
+    return { address: fromEnv };
+  }
+  // One we launched earlier (maybe still booting): adopt it, wait for ready.
+  if (b.local.runningPid()) {
+    return { address: (await b.local.startLocal()).address };
+  }
+  if (await tcpOpen(b.host, b.port)) {
+    try {
+      await waitFor(`${name} on ${b.host}:${b.port}`, () => b.verify(b.defaultAddress), {
+        timeoutMs: 20_000,
+      });
+    } catch (e) {
+      throw new Error(
+        `something listens on ${b.host}:${b.port} but it does not work as ${name} (${e.message}); free the port or set ${b.envVar}`,
+      );
+    }
+    log(name, `using the broker already listening on ${b.host}:${b.port}`);
+    return { address: b.defaultAddress };
+  }
+  if (opts.docker !== false && (await dockerAvailable())) {
+    log(name, 'Docker engine answers; starting a container with testcontainers');
+    const c = await b.startContainer({ reuse: true });
+    await waitFor(`${name} container`, () => b.verify(c.address), { timeoutMs: 60_000 });
+    recordContainer(name, { id: c.id, address: c.address });
+    return { address: c.address, started: `${name}:container` };
+  }
+  const r = await b.local.startLocal();
+  return { address: r.address, started: r.started ? `${name}:local` : undefined };
+}
+
+/**
+ * Make sure a Kafka and a RabbitMQ are reachable. Idempotent: brokers already
+ * there (or launched by an earlier call) are reused, and `started` is empty.
+ * @param {{docker?: boolean}} [opts] docker: false skips the testcontainers step
+ * @returns {Promise<{kafkaBrokers: string, amqpUrl: string, started: string[]}>}
+ */
+export async function up(opts = {}) {
+  // Both at once: a cold start is dominated by apt-get and Kafka's JVM boot.
+  const [k, r] = await Promise.allSettled([resolve('kafka', opts), resolve('rabbitmq', opts)]);
+  const failures = [k, r]
+    .filter((x) => x.status === 'rejected')
+    .map((x) => x.reason?.message ?? String(x.reason));
+  if (failures.length) throw new Error(failures.join('\n\n'));
+  const kv = /** @type {PromiseFulfilledResult<any>} */ (k).value;
+  const rv = /** @type {PromiseFulfilledResult<any>} */ (r).value;
+  return { kafkaBrokers: kv.address, amqpUrl: rv.address, started: [kv.started, rv.started].filter(Boolean) };
+}
+
+/**
+ * Stop what this launcher started: local processes (by pid file) and the
+ * containers it recorded. Never touches brokers it did not start. Idempotent.
+ * @returns {Promise<string[]>} what was stopped
+ */
+export async function down() {
+  const stopped = [];
+  const [k, r] = await Promise.all([kafka.stopLocal(), rabbitmq.stopLocal()]);
+  if (k) stopped.push('kafka:local');
+  if (r) stopped.push('rabbitmq:local');
+  for (const [name, c] of Object.entries(readContainers())) {
+    const res = spawnSync('docker', ['rm', '-f', c.id], { encoding: 'utf8' });
+    if (res.status === 0) stopped.push(`${name}:container`);
+    else log(name, `could not remove container ${c.id}: ${res.stderr?.trim() || res.error?.message}`);
+  }
+  rmSync(containersFile(), { force: true });
+  return stopped;
+}
+
+/**
+ * Where each broker would come from and whether it answers right now. Starts nothing.
+ * @returns {Promise<{kafka: object, rabbitmq: object}>}
+ */
+export async function status() {
+  const one = async (name) => {
+    const b = BROKERS[name];
+    const fromEnv = process.env[b.envVar]?.trim();
+    const pid = b.local.runningPid();
+    const container = readContainers()[name];
+    const { log: logFile } = b.local.paths();
+    /** @type {{source: string, address?: string, pid?: number, container?: string, log?: string}} */
+    let s;
+    if (fromEnv) s = { source: 'env', address: fromEnv };
+    else if (pid) s = { source: 'local', address: b.defaultAddress, pid, log: logFile };
+    else if (await tcpOpen(b.host, b.port)) s = { source: 'port', address: b.defaultAddress };
+    else if (container) s = { source: 'container', address: container.address, container: container.id };
+    else return { source: 'none', ready: false };
+    const ready = await b.verify(s.address).then(
+      () => true,
+      () => false,
+    );
+    return { ...s, ready };
+  };
+  const [k, r] = await Promise.all([one('kafka'), one('rabbitmq')]);
+  return { kafka: k, rabbitmq: r };
+}
+
+/**
+ * Body for a vitest globalSetup: `export default () => setupForTests()`.
+ * Sets KAFKA_BROKERS and AMQP_URL for the test workers (they are forked after
+ * globalSetup, so they inherit them). Brokers are never stopped here: local
+ * processes and containers this started stay up for the next run (`up` is
+ * idempotent); `npm run brokers -- down` stops them. A missing broker always
+ * fails the run, with CI=true as well as locally: integration tests never skip.
+ */
+export async function setupForTests() {
+  let r;
+  try {
+    r = await up();
+  } catch (e) {
+    const where = process.env.CI === 'true' ? 'CI=true: ' : '';
+    throw new Error(
+      `${where}the integration tests need real Kafka and RabbitMQ brokers and never skip.\n${e.message}\n` +
+        'Set KAFKA_BROKERS / AMQP_URL to existing brokers, or run `npm run brokers -- up` to see the launcher problem.',
+    );
+  }
+  process.env.KAFKA_BROKERS = r.kafkaBrokers;
+  process.env.AMQP_URL = r.amqpUrl;
+  if (r.started.length) log('setup', `started ${r.started.join(', ')} (left running for reuse)`);
+}
