@@ -109,8 +109,8 @@ const EMPTY = TraceState.fromValidated([], [], '');
 
 /**
  * Parses one or several `tracestate` header values (several combine in order). The whole
- * header is discarded (`undefined`) when any member is invalid, a key repeats, or there are
- * more than 32 members; an empty header also gives `undefined`. Never throws.
+ * header is discarded (`undefined`) when any member is invalid or there are more than 32
+ * members; a repeated key keeps its first value; an empty header gives `undefined`. Never throws.
  */
 export function parseTracestate(value: unknown): TraceState | undefined {
   const header = joinHeaderValues(value, MAX_TRACESTATE_LENGTH);
@@ -118,6 +118,7 @@ export function parseTracestate(value: unknown): TraceState | undefined {
 
   const keys: string[] = [];
   const values: string[] = [];
+  let count = 0;
   const length = header.length;
   let position = 0;
   while (position <= length) {
@@ -131,9 +132,10 @@ export function parseTracestate(value: unknown): TraceState | undefined {
     if (equals < 0 || equals >= end) return undefined;
     if (!isValidKeyRange(header, start, equals) || !isValidValueRange(header, equals + 1, end))
       return undefined;
-    if (keys.length === MAX_TRACESTATE_MEMBERS) return undefined;
+    if (++count > MAX_TRACESTATE_MEMBERS) return undefined;
     const key = header.slice(start, equals);
-    if (keys.includes(key)) return undefined;
+    // A repeated key keeps its first (left-most, most recent) value, as the Level 2 harness expects.
+    if (keys.includes(key)) continue;
     keys.push(key);
     values.push(header.slice(equals + 1, end));
   }

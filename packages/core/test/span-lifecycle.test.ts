@@ -1,0 +1,234 @@
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  createIncomingSpans,
+  createOutgoingSpans,
+  errorType,
+  headerGetter,
+  type HeaderRecord,
+  headerSetter,
+  runInScope,
+  type Trust,
+} from '@tracewire/core';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
+
+const tracing = setupTracing();
+afterAll(() => tracing.shutdown());
+beforeEach(() => tracing.reset());
+
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const SPAN_ID = 'b7ad6b7169203331';
+const identity = { packageName: '@tracewire/test', version: '0.0.0' };
+const caller: HeaderRecord = {
+  traceparent: `00-${TRACE_ID}-${SPAN_ID}-01`,
+  tracestate: 'vendor=1',
+  baggage: 'user=alice',
+};
+const incoming = (trust?: Trust<HeaderRecord>) =>
+  createIncomingSpans<HeaderRecord, HeaderRecord>({ trust }, identity, SpanKind.SERVER, headerGetter);
+
+describe('incoming spans and the trust policy', () => {
+  it("continue: the span is the caller's child and the caller's baggage is active", () => {
+    const scope = incoming().start(caller, caller, 'GET /x', { 'http.request.method': 'GET' });
+    const seen = scope.run(() => ({
+      span: trace.getActiveSpan(),
+      user: propagation.getBaggage(context.active())?.getEntry('user')?.value,
+    }));
+    scope.end();
+    const [span] = tracing.spans();
+    expect(seen).toEqual({ span: scope.span, user: 'alice' });
+    expect(span?.kind).toBe(SpanKind.SERVER);
+    expect(span?.spanContext().traceId).toBe(TRACE_ID);
+    expect(parentSpanId(span!)).toBe(SPAN_ID);
+    expect(span?.spanContext().traceState?.serialize()).toBe('vendor=1');
+    expect(span?.attributes['http.request.method']).toBe('GET');
+    expect(span?.links).toEqual([]);
+  });
+
+  it('restart: a new root with a link to the caller, tracestate and baggage dropped', () => {
+    const scope = incoming('restart').start(caller, caller, 'GET');
+    const bag = scope.run(() => propagation.getBaggage(context.active()));
+    scope.end();
+    const [span] = tracing.spans();
+    expect(span?.spanContext().traceId).not.toBe(TRACE_ID);
+    expect(parentSpanId(span!)).toBeUndefined();
+    expect(span?.links).toHaveLength(1);
+    expect(span?.links[0]?.context).toEqual({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 1 });
+    expect(span?.spanContext().traceState).toBeUndefined();
+    expect(bag).toBeUndefined();
+  });
+
+  it('ignore: a new root with no link', () => {
+    incoming('ignore').start(caller, caller, 'GET').end();
+    const [span] = tracing.spans();
+    expect(span?.spanContext().traceId).not.toBe(TRACE_ID);
+    expect(parentSpanId(span!)).toBeUndefined();
+    expect(span?.links).toEqual([]);
+  });
+
+  const decisions: Array<[rule: string, trust: Trust<HeaderRecord>, joins: boolean, links: number]> = [
+    ['a function deciding continue', () => 'continue', true, 0],
+    ['a function deciding ignore', () => 'ignore', false, 0],
+    [
+      'a function that throws falls back to restart',
+      () => {
+        throw new Error('boom');
+      },
+      false,
+      1,
+    ],
+    ['a function returning nonsense falls back to restart', () => 'maybe' as never, false, 1],
+  ];
+  for (const [rule, trust, joins, links] of decisions) {
+    it(rule, () => {
+      incoming(trust).start(caller, caller, 'GET').end();
+      const [span] = tracing.spans();
+      expect(span?.spanContext().traceId === TRACE_ID, rule).toBe(joins);
+      expect(span?.links, rule).toHaveLength(links);
+    });
+  }
+
+  it('the trust function receives the request', () => {
+    const seen: unknown[] = [];
+    const request = { ip: '10.0.0.1' };
+    createIncomingSpans<typeof request, HeaderRecord>(
+      { trust: (req) => (seen.push(req), 'continue') },
+      identity,
+      SpanKind.SERVER,
+      headerGetter,
+    )
+      .start(request, caller, 'GET')
+      .end();
+    expect(seen).toEqual([request]);
+  });
+
+  it('rejects a bad trust option when the adapter is created', () => {
+    expect(() => incoming('trust-me' as never)).toThrow(TypeError);
+    expect(() => incoming('trust-me' as never)).toThrow(/@tracewire\/test: trust must be/);
+  });
+
+  it('a malformed header gives a new root; a context leaked into the loop is never the parent', () => {
+    const leaked = trace.getTracer('t').startSpan('startup');
+    context.with(trace.setSpan(ROOT_CONTEXT, leaked), () => {
+      incoming().start({}, { traceparent: 'garbage' }, 'GET').end();
+    });
+    leaked.end();
+    const span = tracing.spans().find((s) => s.name === 'GET');
+    expect(parentSpanId(span!)).toBeUndefined();
+    expect(span?.spanContext().traceId).not.toBe(leaked.spanContext().traceId);
+  });
+
+  it('link() gives the caller context for batch spans, honouring trust', () => {
+    expect(incoming().link(caller, caller)?.context.spanId).toBe(SPAN_ID);
+    expect(incoming('ignore').link(caller, caller)).toBeUndefined();
+    expect(incoming().link({}, {})).toBeUndefined();
+    const links = [incoming().link(caller, caller)!];
+    incoming().startRoot('process batch', { 'messaging.batch.message_count': 1 }, links).end();
+    const [span] = tracing.spans();
+    expect(parentSpanId(span!)).toBeUndefined();
+    expect(span?.links[0]?.context.traceId).toBe(TRACE_ID);
+  });
+
+  it('a propagator that throws is reported, not thrown: a new trace starts', () => {
+    const broken = createIncomingSpans(
+      {
+        propagator: {
+          extract: () => {
+            throw new Error('broken');
+          },
+          inject: () => {},
+          fields: () => [],
+        },
+      },
+      identity,
+      SpanKind.CONSUMER,
+      headerGetter,
+    );
+    expect(() => broken.start({}, caller, 'process q').end()).not.toThrow();
+    expect(tracing.spans()[0]?.spanContext().traceId).not.toBe(TRACE_ID);
+  });
+});
+
+describe('outgoing spans', () => {
+  const outgoing = createOutgoingSpans<HeaderRecord>({}, identity, SpanKind.CLIENT, headerSetter);
+
+  it('starts a child of the active span and injects its own context', () => {
+    const parent = trace.getTracer('t').startSpan('parent');
+    const headers: HeaderRecord = { accept: 'json', TraceParent: 'user-set' };
+    const scope = context.with(trace.setSpan(ROOT_CONTEXT, parent), () => outgoing.start(headers, 'GET'));
+    scope.end();
+    parent.end();
+    const { traceId, spanId } = scope.span.spanContext();
+    expect(headers).toEqual({ accept: 'json', traceparent: `00-${traceId}-${spanId}-01` });
+    expect(traceId).toBe(parent.spanContext().traceId);
+    expect(parentSpanId(tracing.spans()[0]!)).toBe(parent.spanContext().spanId);
+  });
+
+  it('inject() writes the same context into another carrier', () => {
+    const scope = outgoing.start(undefined, 'GET');
+    const retry: HeaderRecord = {};
+    outgoing.inject(scope, retry);
+    scope.end();
+    expect(retry.traceparent).toContain(scope.span.spanContext().spanId);
+  });
+});
+
+describe('SpanScope and runInScope', () => {
+  const outgoing = createOutgoingSpans<HeaderRecord>({}, identity, SpanKind.PRODUCER, headerSetter);
+
+  it('ends exactly once whatever mix of events arrives', () => {
+    const scope = outgoing.start(undefined, 'send q');
+    scope.end();
+    scope.fail(new Error('late')).end();
+    expect(tracing.spans()).toHaveLength(1);
+    expect(tracing.spans()[0]?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(scope.ended).toBe(true);
+  });
+
+  it('a sync throw marks ERROR with error.type and reaches the caller unchanged', () => {
+    const error = new RangeError('bad');
+    const scope = outgoing.start(undefined, 'send q');
+    expect(() =>
+      runInScope(scope, () => {
+        throw error;
+      }),
+    ).toThrow(error);
+    const [span] = tracing.spans();
+    expect(span?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'bad' });
+    expect(span?.attributes['error.type']).toBe('RangeError');
+    expect(span?.events[0]?.name).toBe('exception');
+  });
+
+  it('a rejection marks ERROR, the same promise is returned, the span ends once settled', async () => {
+    const error = new Error('nope');
+    const scope = outgoing.start(undefined, 'send q');
+    const promise = Promise.reject(error);
+    expect(runInScope(scope, () => promise)).toBe(promise);
+    await expect(promise).rejects.toBe(error);
+    await tracing.waitForSpans(1);
+    expect(tracing.spans()[0]?.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('a value is returned as is and the function runs with the span active', async () => {
+    const scope = outgoing.start(undefined, 'send q');
+    const active = await runInScope(scope, async () => trace.getActiveSpan());
+    expect(active).toBe(scope.span);
+    await tracing.waitForSpans(1);
+    expect(tracing.spans()[0]?.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  const types: Array<[rule: string, error: unknown, type: string]> = [
+    ['an Error subclass gives its class name', new TypeError('x'), 'TypeError'],
+    ['a custom error class', new (class TimeoutError extends Error {})('x'), 'TimeoutError'],
+    ['a string', 'oops', '_OTHER'],
+    ['undefined', undefined, '_OTHER'],
+  ];
+  for (const [rule, error, type] of types) {
+    it(`errorType: ${rule}`, () => expect(errorType(error)).toBe(type));
+  }
+
+  it('fail() with a non-Error value records it as a message', () => {
+    outgoing.start(undefined, 'send q').fail({ weird: true }).end();
+    expect(tracing.spans()[0]?.status).toEqual({ code: SpanStatusCode.ERROR, message: '[object Object]' });
+  });
+});
