@@ -1,0 +1,125 @@
+import { type Attributes, type Link, SpanKind } from '@opentelemetry/api';
+import { type IncomingOptions, type SpanScope, createIncomingSpans, reportOnce } from '@tracewire/core';
+import type { IHeaders, KafkaMessage } from 'kafkajs';
+import {
+  ATTR_KAFKA_MESSAGE_KEY,
+  ATTR_KAFKA_MESSAGE_TOMBSTONE,
+  ATTR_KAFKA_OFFSET,
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_PARTITION_ID,
+  ATTR_MESSAGING_MESSAGE_BODY_SIZE,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  ATTR_MESSAGING_SYSTEM_NAME,
+  MESSAGING_SYSTEM_KAFKA,
+} from './attributes.js';
+import { IDENTITY, PACKAGE_NAME } from './identity.js';
+import { kafkaHeaderGetter } from './kafka-headers.js';
+
+/** One consumed message and where it came from: what a `trust` function decides on. */
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+}
+
+/** Options of `traceEachMessage` and `traceEachBatch`. */
+export interface ConsumerTracingOptions extends IncomingOptions<ConsumedMessage> {
+  /**
+   * The consumer group, recorded as `messaging.consumer.group.name`. KafkaJS does not pass it to
+   * the handler, so give the `groupId` the consumer was created with.
+   */
+  groupId?: string;
+}
+
+/** The CONSUMER spans of one wrapped handler; options resolved once. */
+export interface ConsumerSpans {
+  /** The span of one message: the child of its producer's context. Undefined if tracing failed. */
+  message(consumed: ConsumedMessage, links?: Link[]): SpanScope | undefined;
+  /** The span of a batch: a new root linked to every message's context. Undefined if tracing failed. */
+  batch(topic: string, partition: number, messages: readonly KafkaMessage[]): SpanScope | undefined;
+}
+
+const START_FAILED = `${PACKAGE_NAME}: starting a consumer span failed; the handler runs untraced`;
+
+export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSpans {
+  const { groupId } = options;
+  if (groupId !== undefined && typeof groupId !== 'string') {
+    throw new TypeError(`${PACKAGE_NAME}: groupId must be a string, got ${typeof groupId}`);
+  }
+  const incoming = createIncomingSpans<ConsumedMessage, IHeaders | undefined>(
+    options,
+    IDENTITY,
+    SpanKind.CONSUMER,
+    kafkaHeaderGetter,
+  );
+  const base: Attributes = Object.freeze({
+    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
+    [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
+    [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+    [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+    ...(groupId ? { [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: groupId } : {}),
+  });
+
+  return {
+    message(consumed, links) {
+      try {
+        const { topic, partition, message } = consumed;
+        return incoming.start(
+          consumed,
+          message?.headers,
+          `process ${topic}`,
+          messageAttributes(base, topic, partition, message),
+          links,
+        );
+      } catch (error) {
+        reportOnce(START_FAILED, error);
+        return undefined;
+      }
+    },
+    batch(topic, partition, messages) {
+      try {
+        const links: Link[] = [];
+        for (const message of messages) {
+          const link = incoming.link({ topic, partition, message }, message?.headers);
+          if (link) links.push(link);
+        }
+        const attributes: Attributes = {
+          ...base,
+          [ATTR_MESSAGING_DESTINATION_NAME]: topic,
+          [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(partition),
+          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: messages.length,
+        };
+        return incoming.startRoot(`process ${topic}`, attributes, links);
+      } catch (error) {
+        reportOnce(START_FAILED, error);
+        return undefined;
+      }
+    },
+  };
+}
+
+function messageAttributes(
+  base: Attributes,
+  topic: string,
+  partition: number,
+  message: KafkaMessage | undefined,
+): Attributes {
+  const attributes: Attributes = {
+    ...base,
+    [ATTR_MESSAGING_DESTINATION_NAME]: topic,
+    [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(partition),
+  };
+  if (!message) return attributes;
+  const offset = Number(message.offset);
+  if (Number.isSafeInteger(offset)) attributes[ATTR_KAFKA_OFFSET] = offset;
+  const { key, value } = message;
+  if (Buffer.isBuffer(key)) attributes[ATTR_KAFKA_MESSAGE_KEY] = key.toString();
+  else if (typeof key === 'string') attributes[ATTR_KAFKA_MESSAGE_KEY] = key;
+  if (Buffer.isBuffer(value)) attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = value.length;
+  else if (value === null) attributes[ATTR_KAFKA_MESSAGE_TOMBSTONE] = true;
+  return attributes;
+}

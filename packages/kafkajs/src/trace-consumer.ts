@@ -1,0 +1,77 @@
+import type {
+  EachBatchHandler,
+  EachBatchPayload,
+  EachMessageHandler,
+  EachMessagePayload,
+  KafkaMessage,
+} from 'kafkajs';
+import { type ConsumerTracingOptions, createConsumerSpans } from './consumer-spans.js';
+import { PACKAGE_NAME } from './identity.js';
+import { runTraced } from './run-traced.js';
+
+/** The `eachBatch` payload a {@link traceEachBatch} handler gets: KafkaJS's own, plus `traceMessage`. */
+export interface TracedEachBatchPayload extends EachBatchPayload {
+  /**
+   * Runs `fn` in a CONSUMER span `process {topic}` for one message of this batch: the child of
+   * that message's producer context (its baggage active), linked to the batch span. Returns what
+   * `fn` returns; a throw or rejection marks the span ERROR and reaches the caller unchanged.
+   */
+  traceMessage<T>(message: KafkaMessage, fn: () => T): T;
+}
+
+/** An `eachBatch` handler that receives {@link TracedEachBatchPayload}. */
+export type TracedEachBatchHandler = (payload: TracedEachBatchPayload) => Promise<void>;
+
+/**
+ * Wraps an `eachMessage` handler: each message is processed in a CONSUMER span `process {topic}`,
+ * the child of the producer's context found in the message headers (a new trace when there is
+ * none, it is invalid, or `trust` says so). The payload reaches the handler unchanged, and so do
+ * its errors, so KafkaJS retries and commits exactly as without tracing.
+ */
+export function traceEachMessage(
+  handler: EachMessageHandler,
+  options: ConsumerTracingOptions = {},
+): EachMessageHandler {
+  if (typeof handler !== 'function') {
+    throw new TypeError(`${PACKAGE_NAME}: traceEachMessage needs an eachMessage handler function`);
+  }
+  const spans = createConsumerSpans(options);
+  return function tracedEachMessage(this: unknown, payload: EachMessagePayload): Promise<void> {
+    const scope = spans.message(payload);
+    if (!scope) return handler.call(this, payload);
+    return runTraced(scope, () => handler.call(this, payload));
+  };
+}
+
+/**
+ * Wraps an `eachBatch` handler: the batch is processed in one CONSUMER span `process {topic}`
+ * with a link to every message's context (`messaging.batch.message_count`), and the handler gets
+ * `traceMessage(message, fn)` to process each message in its own span, parented on its producer.
+ * Every other payload member is KafkaJS's own function or object, passed through.
+ */
+export function traceEachBatch(
+  handler: TracedEachBatchHandler,
+  options: ConsumerTracingOptions = {},
+): EachBatchHandler {
+  if (typeof handler !== 'function') {
+    throw new TypeError(`${PACKAGE_NAME}: traceEachBatch needs an eachBatch handler function`);
+  }
+  const spans = createConsumerSpans(options);
+  return function tracedEachBatch(this: unknown, payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const messages = Array.isArray(batch?.messages) ? batch.messages : [];
+    const topic = batch?.topic;
+    const partition = batch?.partition;
+    const scope = messages.length > 0 ? spans.batch(topic, partition, messages) : undefined;
+    const links = scope ? [{ context: scope.span.spanContext() }] : undefined;
+    const traced: TracedEachBatchPayload = {
+      ...payload,
+      traceMessage<T>(message: KafkaMessage, fn: () => T): T {
+        const messageScope = spans.message({ topic, partition, message }, links);
+        return messageScope ? runTraced(messageScope, fn) : fn();
+      },
+    };
+    if (!scope) return handler.call(this, traced);
+    return runTraced(scope, () => handler.call(this, traced));
+  };
+}
