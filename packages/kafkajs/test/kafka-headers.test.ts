@@ -13,7 +13,12 @@ describe('kafkaHeaderGetter', () => {
       'traceparent',
       TRACEPARENT,
     ],
-    ['Uint8Array value', { traceparent: new TextEncoder().encode(TRACEPARENT) } as unknown as IHeaders, 'traceparent', TRACEPARENT],
+    [
+      'Uint8Array value',
+      { traceparent: new TextEncoder().encode(TRACEPARENT) } as unknown as IHeaders,
+      'traceparent',
+      TRACEPARENT,
+    ],
     ['mixed-case name', { TraceParent: Buffer.from(TRACEPARENT) }, 'traceparent', TRACEPARENT],
     [
       'repeated header (array of Buffers)',

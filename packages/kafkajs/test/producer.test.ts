@@ -14,7 +14,7 @@ import {
   ATTR_MESSAGING_SYSTEM,
   ATTR_MESSAGING_SYSTEM_NAME,
 } from '@opentelemetry/semantic-conventions/incubating';
-import { traceProducer } from '@tracewire/kafkajs';
+import { type KafkaSender, traceProducer } from '@tracewire/kafkajs';
 import type { Message, ProducerBatch, ProducerRecord, RecordMetadata } from 'kafkajs';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
@@ -195,7 +195,7 @@ describe('traceProducer send', () => {
 
   it('rethrows a synchronous throw unchanged and ends the spans', () => {
     const failure = new Error('sync');
-    const producer = {
+    const producer: KafkaSender = {
       send: () => {
         throw failure;
       },
