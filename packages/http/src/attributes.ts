@@ -1,0 +1,120 @@
+import type { Attributes } from '@opentelemetry/api';
+import { errorType } from '@tracewire/core';
+
+// Names as @opentelemetry/semantic-conventions exports them (stable HTTP client conventions).
+export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+export const ATTR_HTTP_REQUEST_METHOD_ORIGINAL = 'http.request.method_original';
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+export const ATTR_URL_FULL = 'url.full';
+export const ATTR_SERVER_ADDRESS = 'server.address';
+export const ATTR_SERVER_PORT = 'server.port';
+
+const KNOWN_METHODS = new Set([
+  'CONNECT',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PUT',
+  'TRACE',
+]);
+/** Query keys whose values semantic conventions say to redact in `url.full`. */
+const SECRET_QUERY_KEYS = [
+  'AWSAccessKeyId',
+  'Signature',
+  'sig',
+  'X-Goog-Signature',
+  'X-Amz-Signature',
+  'X-Amz-Credential',
+  'X-Amz-Security-Token',
+];
+const REDACTED = 'REDACTED';
+
+/** What a CLIENT span is named and starts with. */
+export interface ClientRequestInfo {
+  name: string;
+  attributes: Attributes;
+}
+
+/**
+ * The span name and start attributes of a request. An unknown method is `_OTHER` (name `HTTP`)
+ * with the original kept, so a caller cannot blow up cardinality; a URL that does not parse only
+ * loses its URL attributes.
+ */
+export function describeRequest(
+  method: string | undefined,
+  url: string | URL | undefined,
+): ClientRequestInfo {
+  const original = method ?? 'GET';
+  const upper = original.toUpperCase();
+  const known = KNOWN_METHODS.has(upper);
+  const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: known ? upper : '_OTHER' };
+  if (!known || upper !== original) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original;
+  const parsed = parseUrl(url);
+  if (parsed) {
+    attributes[ATTR_URL_FULL] = redactUrl(parsed);
+    attributes[ATTR_SERVER_ADDRESS] = hostOf(parsed);
+    const port = portOf(parsed);
+    if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
+  }
+  return { name: known ? upper : 'HTTP', attributes };
+}
+
+function parseUrl(url: string | URL | undefined): URL | undefined {
+  if (url instanceof URL) return url;
+  if (typeof url !== 'string') return undefined;
+  return URL.canParse(url) ? new URL(url) : undefined;
+}
+
+/** The URL without credentials (`REDACTED:REDACTED@`) or signature query values. */
+function redactUrl(url: URL): string {
+  const hasSecret = url.search !== '' && SECRET_QUERY_KEYS.some((key) => url.searchParams.has(key));
+  if (!url.username && !url.password && !hasSecret) return url.href;
+  const copy = new URL(url.href);
+  if (copy.username || copy.password) {
+    copy.username = REDACTED;
+    copy.password = REDACTED;
+  }
+  if (hasSecret) {
+    for (const key of SECRET_QUERY_KEYS) if (copy.searchParams.has(key)) copy.searchParams.set(key, REDACTED);
+  }
+  return copy.href;
+}
+
+function hostOf(url: URL): string {
+  const host = url.hostname;
+  // IPv6 literals come bracketed in URLs; server.address holds the bare address.
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+function portOf(url: URL): number | undefined {
+  if (url.port) return Number(url.port);
+  if (url.protocol === 'http:' || url.protocol === 'ws:') return 80;
+  if (url.protocol === 'https:' || url.protocol === 'wss:') return 443;
+  return undefined;
+}
+
+/**
+ * `error.type` of a failed request: the Node error code (`ECONNREFUSED`) of the error or of its
+ * cause (fetch wraps network errors in `TypeError('fetch failed')`), an `AbortError` /
+ * `TimeoutError` name, else the error's class name.
+ */
+export function requestErrorType(error: unknown): string {
+  const code = errorCode(error) ?? errorCode(causeOf(error));
+  if (code) return code;
+  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'))
+    return error.name;
+  return errorType(error);
+}
+
+function causeOf(error: unknown): unknown {
+  return error instanceof Error ? error.cause : undefined;
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.length > 0 && code.length <= 64 ? code : undefined;
+}

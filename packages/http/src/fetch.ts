@@ -1,0 +1,102 @@
+import { SpanKind, context } from '@opentelemetry/api';
+import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
+import { describeRequest } from './attributes.js';
+import { type Injected, mergeFetchHeaders } from './headers.js';
+import { injectedHeaders, reportTracingFailure } from './inject.js';
+import { type HttpClientOptions, IDENTITY, isTraced, markTraced } from './options.js';
+import { endWithError, recordStatus } from './outcome.js';
+
+/** Any function with fetch's signature: the global fetch, undici's, a wrapper of either. */
+export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** What fetch reads from a `Request` passed as its first argument. */
+interface RequestLike {
+  url: string;
+  method: string;
+  headers: unknown;
+}
+
+/**
+ * Wraps `fetchImpl` (default: the global `fetch`, looked up now, so the result can replace it)
+ * so each call runs in a CLIENT span named `{method}`, the child of the active span, whose context
+ * goes out in the request headers. The span ends when the response headers arrive (ERROR for a
+ * status >= 400) or when the call rejects. The promise, response and errors are fetch's own.
+ */
+export function traceFetch<F extends FetchFunction>(fetchImpl?: F, options?: HttpClientOptions): F;
+export function traceFetch(
+  fetchImpl: FetchFunction = globalThis.fetch,
+  { enabled = true, ...tracing }: HttpClientOptions = {},
+): FetchFunction {
+  if (typeof fetchImpl !== 'function') {
+    throw new TypeError('@tracewire/http: traceFetch needs a fetch function (none is global here)');
+  }
+  if (!enabled) return fetchImpl;
+  const outgoing = createOutgoingSpans<Injected>(tracing, IDENTITY, SpanKind.CLIENT, headerSetter);
+
+  return function tracedFetch(input, init) {
+    const active = context.active();
+    if (isTraced(active)) return fetchImpl(input, init);
+    let scope: SpanScope | undefined;
+    let tracedInit: RequestInit;
+    try {
+      const request = asRequestLike(input);
+      const method = init?.method ?? request?.method;
+      const { name, attributes } = describeRequest(method, request ? request.url : (input as string | URL));
+      scope = outgoing.start(undefined, name, attributes, active);
+      const headers = init?.headers ?? request?.headers;
+      tracedInit = {
+        ...init,
+        headers: mergeFetchHeaders(headers, injectedHeaders(outgoing, scope)) as RequestInit['headers'],
+      };
+    } catch (error) {
+      scope?.end();
+      reportTracingFailure(error);
+      return fetchImpl(input, init);
+    }
+    const span = scope;
+    let pending: Promise<Response>;
+    try {
+      pending = context.with(markTraced(span.context), fetchImpl, undefined, input, tracedInit);
+    } catch (error) {
+      endWithError(span, error);
+      throw error;
+    }
+    if (!isPromiseLike(pending)) {
+      span.end();
+      return pending;
+    }
+    // Chained rather than observed on the side, so a rejection the app leaves unhandled is still
+    // reported as unhandled; the response and the error are fetch's own objects.
+    return pending.then(
+      (response) => {
+        settle(span, response);
+        return response;
+      },
+      (error: unknown) => {
+        endWithError(span, error);
+        throw error;
+      },
+    );
+  };
+}
+
+function settle(scope: SpanScope, response: Response): void {
+  try {
+    recordStatus(scope, response.status);
+  } catch (error) {
+    reportTracingFailure(error);
+  }
+  scope.end();
+}
+
+function isPromiseLike(value: unknown): value is Promise<Response> {
+  return (
+    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function asRequestLike(input: unknown): RequestLike | undefined {
+  if (input === null || typeof input !== 'object' || input instanceof URL) return undefined;
+  const { url, method } = input as Partial<RequestLike>;
+  return typeof url === 'string' && typeof method === 'string' ? (input as RequestLike) : undefined;
+}

@@ -1,0 +1,10 @@
+export type { HttpClientOptions } from './options.js';
+export type { FetchFunction } from './fetch.js';
+export { traceFetch } from './fetch.js';
+export type { Dispatch, DispatchInterceptor, DispatchOptions } from './interceptor.js';
+export { traceInterceptor } from './interceptor.js';
+export type { RequestFunction } from './node-request.js';
+export { traceRequest } from './node-request.js';
+export type { InjectHeadersOptions } from './inject-headers.js';
+export { injectHeaders } from './inject-headers.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,148 @@
+import { SpanKind, context } from '@opentelemetry/api';
+import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
+import { describeRequest } from './attributes.js';
+import { type Injected, mergeDispatchHeaders } from './headers.js';
+import { injectedHeaders, reportTracingFailure } from './inject.js';
+import { type HttpClientOptions, IDENTITY, isTraced, markTraced } from './options.js';
+import { endWithError, recordStatus } from './outcome.js';
+
+/** The part of undici's `Dispatcher.DispatchOptions` the interceptor reads. */
+export interface DispatchOptions {
+  origin?: string | URL;
+  path: string;
+  method: string;
+  headers?: unknown;
+}
+
+/**
+ * undici's `Dispatcher['dispatch']`, declared structurally so undici stays an optional peer.
+ * Written as a method type so it is compatible with undici's own, richer parameter types.
+ */
+export type Dispatch = {
+  dispatch(options: DispatchOptions, handler: object): boolean;
+}['dispatch'];
+
+/**
+ * An undici interceptor, as `Agent#compose` takes it. Generic, so it fits undici's own
+ * `DispatcherComposeInterceptor` type without this package depending on undici's types.
+ */
+export type DispatchInterceptor = <D extends Dispatch>(dispatch: D) => D;
+
+type HandlerMethod = (...args: unknown[]) => unknown;
+type Handler = Record<string, unknown>;
+
+/**
+ * An undici interceptor: `new Agent().compose(traceInterceptor())`, then `setGlobalDispatcher`
+ * to cover `fetch` and `undici.request` everywhere. Each request runs in a CLIENT span named
+ * `{method}`, the child of the active span, whose context goes out in the request headers; the
+ * span ends with the response (ERROR for a status >= 400), on error or abort. Handlers of both
+ * undici shapes (`onResponseStart`... and the legacy `onHeaders`...) are supported.
+ */
+export function traceInterceptor({
+  enabled = true,
+  ...tracing
+}: HttpClientOptions = {}): DispatchInterceptor {
+  if (!enabled) return <D extends Dispatch>(dispatch: D): D => dispatch;
+  const outgoing = createOutgoingSpans<Injected>(tracing, IDENTITY, SpanKind.CLIENT, headerSetter);
+
+  return <D extends Dispatch>(dispatch: D): D => {
+    const next: Dispatch = dispatch;
+    return function tracedDispatch(options: DispatchOptions, handler: object): boolean {
+      const active = context.active();
+      if (isTraced(active)) return next(options, handler);
+      let scope: SpanScope | undefined;
+      let tracedOptions: DispatchOptions;
+      let tracedHandler: object;
+      try {
+        const { name, attributes } = describeRequest(options.method, urlOf(options));
+        scope = outgoing.start(undefined, name, attributes, active);
+        const headers = mergeDispatchHeaders(options.headers, injectedHeaders(outgoing, scope));
+        tracedOptions = { ...options, headers };
+        tracedHandler = traceHandler(handler as Handler, scope);
+      } catch (error) {
+        scope?.end();
+        reportTracingFailure(error);
+        return next(options, handler);
+      }
+      const span = scope;
+      try {
+        return context.with(markTraced(span.context), next, undefined, tracedOptions, tracedHandler);
+      } catch (error) {
+        endWithError(span, error);
+        throw error;
+      }
+    } as D;
+  };
+}
+
+function urlOf({ origin, path }: DispatchOptions): string | undefined {
+  if (origin === undefined || origin === null) return undefined;
+  let base = typeof origin === 'string' ? origin : origin.href;
+  if (typeof path !== 'string') return base;
+  if (base.endsWith('/') && path.startsWith('/')) base = base.slice(0, -1);
+  return base + path;
+}
+
+/** What each handler method tells the span; the handler's own method runs right after. */
+const OBSERVERS: Record<string, (scope: SpanScope, args: unknown[]) => void> = {
+  // undici >= 7 handlers (controller first).
+  onResponseStart: (scope, args) => recordStatus(scope, args[1] as number),
+  onResponseEnd: (scope) => scope.end(),
+  onResponseError: (scope, args) => endWithError(scope, args[1]),
+  onRequestUpgrade: (scope, args) => {
+    recordStatus(scope, args[1] as number);
+    scope.end();
+  },
+  // Legacy handlers.
+  onHeaders: (scope, args) => recordStatus(scope, args[0] as number),
+  onComplete: (scope) => scope.end(),
+  onError: (scope, args) => endWithError(scope, args[0]),
+  onUpgrade: (scope, args) => {
+    recordStatus(scope, args[0] as number);
+    scope.end();
+  },
+};
+
+/** Every handler method undici may call; the wrapper has exactly the ones the handler has. */
+const HANDLER_METHODS = [
+  'onRequestStart',
+  'onRequestUpgrade',
+  'onResponseStart',
+  'onResponseData',
+  'onResponseEnd',
+  'onResponseError',
+  'onConnect',
+  'onResponseStarted',
+  'onHeaders',
+  'onData',
+  'onComplete',
+  'onError',
+  'onUpgrade',
+  'onBodySent',
+  'onRequestSent',
+] as const;
+
+/**
+ * A handler that forwards every call to `handler` (same `this`, same return value, same throws)
+ * after telling the span what happened. It has the same set of methods, so undici sees the same
+ * handler shape.
+ */
+function traceHandler(handler: Handler, scope: SpanScope): Handler {
+  const traced: Handler = {};
+  for (const name of HANDLER_METHODS) {
+    const method = handler[name];
+    if (typeof method !== 'function') continue;
+    const observe = OBSERVERS[name];
+    traced[name] = observe
+      ? (...args: unknown[]): unknown => {
+          try {
+            observe(scope, args);
+          } catch (error) {
+            reportTracingFailure(error);
+          }
+          return (method as HandlerMethod).apply(handler, args);
+        }
+      : (...args: unknown[]): unknown => (method as HandlerMethod).apply(handler, args);
+  }
+  return traced;
+}

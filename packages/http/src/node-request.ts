@@ -1,0 +1,128 @@
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import { errorMonitor } from 'node:events';
+import { SpanKind, context } from '@opentelemetry/api';
+import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
+import { describeRequest } from './attributes.js';
+import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
+import { injectedHeaders, reportTracingFailure } from './inject.js';
+import { type HttpClientOptions, IDENTITY, markTraced } from './options.js';
+import { endWithError, recordStatus } from './outcome.js';
+
+/** `http.request`, `https.request`, `http.get` or `https.get`, with any of their overloads. */
+export type RequestFunction = (...args: never[]) => ClientRequest;
+
+/**
+ * Wraps `http.request`-like functions (curried: `traceRequest(options)(http.request)`) so each
+ * request runs in a CLIENT span named `{method}`, the child of the active span, whose context is
+ * added to the request options' headers (a copy) before the request is made. The span ends when
+ * the request closes, with the response status (ERROR for >= 400) or the request's error. The
+ * wrapper only observes the request (through `errorMonitor` and `close`), so unhandled errors
+ * and unread responses behave exactly as without it.
+ */
+export function traceRequest({
+  enabled = true,
+  ...tracing
+}: HttpClientOptions = {}): <F extends RequestFunction>(request: F) => F {
+  if (!enabled) return (request) => request;
+  const outgoing = createOutgoingSpans<Injected>(tracing, IDENTITY, SpanKind.CLIENT, headerSetter);
+
+  return <F extends RequestFunction>(request: F): F => {
+    const next = request as unknown as (...args: unknown[]) => ClientRequest;
+    return function tracedRequest(this: unknown, ...args: unknown[]): ClientRequest {
+      const active = context.active();
+      let scope: SpanScope | undefined;
+      let call: RequestCall;
+      try {
+        call = splitArguments(args);
+        const method = typeof call.options?.method === 'string' ? call.options.method : 'GET';
+        scope = outgoing.start(undefined, describeRequest(method, undefined).name, undefined, active);
+        call = withHeaders(call, injectedHeaders(outgoing, scope));
+      } catch (error) {
+        scope?.end();
+        reportTracingFailure(error);
+        return next.apply(this, args);
+      }
+      const span = scope;
+      let clientRequest: ClientRequest;
+      try {
+        clientRequest = context.with(markTraced(span.context), () => next.apply(this, joinArguments(call)));
+      } catch (error) {
+        endWithError(span, error);
+        throw error;
+      }
+      try {
+        observe(clientRequest, call, span);
+      } catch (error) {
+        reportTracingFailure(error);
+        span.end();
+      }
+      return clientRequest;
+    } as unknown as F;
+  };
+}
+
+/** The arguments of one `request(url?, options?, callback?)` call, split apart. */
+interface RequestCall {
+  url: string | URL | undefined;
+  options: RequestOptions | undefined;
+  rest: unknown[];
+}
+
+function splitArguments(args: unknown[]): RequestCall {
+  const [first, second] = args;
+  if (typeof first === 'string' || first instanceof URL) {
+    return isOptions(second)
+      ? { url: first, options: second, rest: args.slice(2) }
+      : { url: first, options: undefined, rest: args.slice(1) };
+  }
+  return isOptions(first)
+    ? { url: undefined, options: first, rest: args.slice(1) }
+    : { url: undefined, options: undefined, rest: args };
+}
+
+function isOptions(value: unknown): value is RequestOptions {
+  return value !== null && typeof value === 'object' && !(value instanceof URL);
+}
+
+function withHeaders(call: RequestCall, injected: Injected): RequestCall {
+  if (Object.keys(injected).length === 0) return call;
+  const headers = call.options?.headers;
+  const merged = Array.isArray(headers)
+    ? mergeIntoFlatList(headers, injected)
+    : mergeIntoRecord(headers as Record<string, unknown> | undefined, injected);
+  return { ...call, options: { ...call.options, headers: merged as RequestOptions['headers'] } };
+}
+
+function joinArguments({ url, options, rest }: RequestCall): unknown[] {
+  if (url !== undefined) return options ? [url, options, ...rest] : [url, ...rest];
+  return options ? [options, ...rest] : rest;
+}
+
+function observe(request: ClientRequest, call: RequestCall, scope: SpanScope): void {
+  scope.setAttributes(describeRequest(request.method, requestUrl(request, call)).attributes);
+  request.on(errorMonitor, (error: unknown) => endWithError(scope, error));
+  request.once('close', () => {
+    const status = (request as { res?: IncomingMessage }).res?.statusCode;
+    if (status !== undefined) recordStatus(scope, status);
+    scope.end();
+  });
+}
+
+/** The request's URL, rebuilt from what node:http resolved (never the `auth` option). */
+function requestUrl(request: ClientRequest, { url, options }: RequestCall): string | undefined {
+  const { protocol, host, path } = request;
+  if (!protocol || !host) return undefined;
+  const parsedPort = url === undefined ? '' : new URL(url).port;
+  const port = Number(
+    options?.port ?? (parsedPort || undefined) ?? options?.defaultPort ?? defaultPort(request),
+  );
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const portPart = Number.isFinite(port) && port > 0 ? `:${port}` : '';
+  return `${protocol}//${bracketed}${portPart}${path}`;
+}
+
+function defaultPort(request: ClientRequest): number {
+  const agentPort = (request as { agent?: { defaultPort?: unknown } }).agent?.defaultPort;
+  if (typeof agentPort === 'number') return agentPort;
+  return request.protocol === 'https:' ? 443 : 80;
+}

@@ -1,0 +1,16 @@
+import { ATTR_ERROR_TYPE, type SpanScope } from '@tracewire/core';
+import { ATTR_HTTP_RESPONSE_STATUS_CODE, requestErrorType } from './attributes.js';
+
+/** Records the response status; 4xx and 5xx are errors for a client. Does not end the span. */
+export function recordStatus(scope: SpanScope, status: number): void {
+  scope.setAttributes({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status });
+  if (status >= 400) scope.failWith(String(status));
+}
+
+/** Ends the span of a request that failed (network error, abort, timeout) as ERROR. */
+export function endWithError(scope: SpanScope, error: unknown): void {
+  scope
+    .fail(error)
+    .setAttributes({ [ATTR_ERROR_TYPE]: requestErrorType(error) })
+    .end();
+}

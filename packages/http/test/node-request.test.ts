@@ -1,0 +1,163 @@
+import http from 'node:http';
+import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+} from '@opentelemetry/semantic-conventions';
+import { injectHeaders, traceRequest } from '@tracewire/http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
+import { type EchoServer, closedPort, headerCount, startEchoServer } from './echo-server.js';
+
+const tracing = setupTracing();
+const tracer = trace.getTracer('test');
+let server: EchoServer;
+
+beforeAll(async () => {
+  server = await startEchoServer();
+});
+afterAll(async () => {
+  await server.close();
+  await tracing.shutdown();
+});
+afterEach(() => {
+  tracing.reset();
+  server.received.length = 0;
+});
+
+/** Ends `request`, reads the response, resolves with its status once the request has closed. */
+function finish(request: http.ClientRequest): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request.on('response', (response) => {
+      response.resume();
+      request.on('close', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', reject);
+    if (!request.writableEnded) request.end();
+  });
+}
+
+describe('injectHeaders', () => {
+  it('writes the active context into a node:http request’s headers, replacing a user traceparent', async () => {
+    const parent = tracer.startSpan('parent');
+    const baggage = propagation.createBaggage({ tenant: { value: 'acme' } });
+    const active = propagation.setBaggage(trace.setSpan(context.active(), parent), baggage);
+    const headers = context.with(active, () =>
+      injectHeaders({
+        'X-Custom': 'a',
+        TraceParent: '00-11111111111111111111111111111111-2222222222222222-01',
+      }),
+    );
+    await finish(http.request(server.url, { headers }));
+    parent.end();
+    const [received] = server.received;
+    expect(received?.headers['x-custom']).toBe('a');
+    expect(headerCount(received!.rawHeaders, 'traceparent')).toBe(1);
+    expect(received?.headers.traceparent).toBe(
+      `00-${parent.spanContext().traceId}-${parent.spanContext().spanId}-01`,
+    );
+    expect(received?.headers.baggage).toBe('tenant=acme');
+  });
+
+  it('leaves the headers alone when there is nothing to propagate', () => {
+    const headers = { 'x-custom': 'a' };
+    expect(injectHeaders(headers)).toBe(headers);
+    expect(headers).toEqual({ 'x-custom': 'a' });
+  });
+
+  it('creates the header object when given none', () => {
+    const span = tracer.startSpan('parent');
+    const headers = context.with(trace.setSpan(context.active(), span), () => injectHeaders());
+    span.end();
+    expect(headers.traceparent).toBe(`00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`);
+  });
+});
+
+describe('traceRequest', () => {
+  const request = traceRequest()(http.request);
+  const get = traceRequest()(http.get);
+
+  it('makes a CLIENT span, the child of the active span, and sends its context', async () => {
+    const parent = tracer.startSpan('parent');
+    const status = await context.with(trace.setSpan(context.active(), parent), () =>
+      finish(request(`${server.url}/items?x=1`, { method: 'PUT', headers: { 'x-custom': 'a' } })),
+    );
+    parent.end();
+    expect(status).toBe(200);
+    const client = (await tracing.waitForSpans(2)).find((span) => span.kind === SpanKind.CLIENT)!;
+    expect(client.name).toBe('PUT');
+    expect(parentSpanId(client)).toBe(parent.spanContext().spanId);
+    expect(client.attributes).toMatchObject({
+      [ATTR_HTTP_REQUEST_METHOD]: 'PUT',
+      [ATTR_URL_FULL]: `${server.url}/items?x=1`,
+      [ATTR_SERVER_ADDRESS]: '127.0.0.1',
+      [ATTR_SERVER_PORT]: server.port,
+      [ATTR_HTTP_RESPONSE_STATUS_CODE]: 200,
+    });
+    expect(server.received[0]?.headers['x-custom']).toBe('a');
+    expect(server.received[0]?.headers.traceparent).toBe(
+      `00-${parent.spanContext().traceId}-${client.spanContext().spanId}-01`,
+    );
+  });
+
+  const forms: Array<[string, () => http.ClientRequest]> = [
+    ['url only (get)', () => get(`${server.url}/?status=404`)],
+    ['options only', () => request({ host: '127.0.0.1', port: server.port, path: '/?status=404' })],
+    [
+      'url and raw header array',
+      () =>
+        request(`${server.url}/?status=404`, {
+          // A raw header list gets no automatic Host header.
+          headers: ['Host', `127.0.0.1:${server.port}`, 'X-Custom', 'a', 'Traceparent', 'bogus'],
+        }),
+    ],
+    ['url and callback', () => get(new URL(`${server.url}/?status=404`), (response) => response.resume())],
+  ];
+  it.each(forms)('accepts every call form and records the status: %s', async (_form, make) => {
+    const status = await finish(make());
+    expect(status).toBe(404);
+    const [client] = await tracing.waitForSpans(1);
+    expect(client?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(client?.attributes[ATTR_ERROR_TYPE]).toBe('404');
+    expect(client?.attributes[ATTR_URL_FULL]).toBe(`${server.url}/?status=404`);
+    const [received] = server.received;
+    expect(headerCount(received!.rawHeaders, 'traceparent')).toBe(1);
+    expect(received?.headers.traceparent).toContain(client?.spanContext().spanId);
+  });
+
+  it('observes a connection error without handling it for the app', async () => {
+    const port = await closedPort();
+    const clientRequest = request({ host: '127.0.0.1', port, path: '/' });
+    // Only the app's listener handles the error: the wrapper listens through errorMonitor.
+    expect(clientRequest.listenerCount('error')).toBe(0);
+    const error = await new Promise<NodeJS.ErrnoException>((resolve) => {
+      clientRequest.on('error', resolve);
+      clientRequest.end();
+    });
+    expect(error.code).toBe('ECONNREFUSED');
+    const [client] = await tracing.waitForSpans(1);
+    expect(client?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(client?.attributes[ATTR_ERROR_TYPE]).toBe('ECONNREFUSED');
+  });
+
+  it('ends a destroyed request’s span once, as ERROR', async () => {
+    const clientRequest = request(`${server.url}/?delay=2000`);
+    clientRequest.on('error', () => {});
+    clientRequest.end();
+    setTimeout(() => clientRequest.destroy(new Error('gave up')), 50);
+    await new Promise((resolve) => clientRequest.on('close', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const spans = tracing.spans();
+    expect(spans).toHaveLength(1);
+    expect(spans[0]?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(spans[0]?.attributes[ATTR_ERROR_TYPE]).toBe('Error');
+  });
+
+  it('returns the request function itself when disabled', () => {
+    expect(traceRequest({ enabled: false })(http.request)).toBe(http.request);
+  });
+});
