@@ -33,17 +33,6 @@ export function trimOwsEnd(text: string, from: number, to: number): number {
   return i;
 }
 
-/** True when `text[from, to)` is lower-case hex and not all zeros. */
-export function isNonZeroLowerHex(text: string, from: number, to: number): boolean {
-  let nonZero = false;
-  for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
-    if (!isLowerHexCode(code)) return false;
-    if (code !== 0x30) nonZero = true;
-  }
-  return nonZero;
-}
-
 /** Two lower-case hex digits, or -1. */
 export function parseHexByte(text: string, at: number): number {
   const hi = text.charCodeAt(at);

@@ -5,12 +5,17 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
   createContextKey,
-  isSpanContextValid,
   trace,
 } from '@opentelemetry/api';
 import { formatHexByte } from './chars.js';
-import { TRACE_FLAG_RANDOM, TRACE_FLAG_SAMPLED, parseTraceparent } from './traceparent.js';
-import { parseTracestate } from './tracestate.js';
+import {
+  TRACE_FLAG_RANDOM,
+  TRACE_FLAG_SAMPLED,
+  isValidSpanId,
+  isValidTraceId,
+  parseTraceparent,
+} from './traceparent.js';
+import { deferTracestate } from './tracestate.js';
 
 export const TRACEPARENT_HEADER = 'traceparent';
 export const TRACESTATE_HEADER = 'tracestate';
@@ -45,7 +50,12 @@ export class TraceContextPropagator implements TextMapPropagator {
 
   inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
     const spanContext = trace.getSpanContext(context);
-    if (!spanContext || !isSpanContextValid(spanContext) || context.getValue(SUPPRESS_TRACING_KEY) === true) {
+    if (
+      !spanContext ||
+      !isValidTraceId(spanContext.traceId) ||
+      !isValidSpanId(spanContext.spanId) ||
+      context.getValue(SUPPRESS_TRACING_KEY) === true
+    ) {
       return;
     }
     let flags = spanContext.traceFlags & (TRACE_FLAG_SAMPLED | TRACE_FLAG_RANDOM);
@@ -78,7 +88,8 @@ export class TraceContextPropagator implements TextMapPropagator {
       isRemote: true,
     };
     if (tracestateHeader !== undefined) {
-      const traceState = parseTracestate(tracestateHeader);
+      // Validated on first use; an invalid header then reads as empty and is never sent on.
+      const traceState = deferTracestate(tracestateHeader);
       if (traceState) spanContext.traceState = traceState;
     }
     const withSpan = trace.setSpanContext(context, spanContext);

@@ -1,4 +1,4 @@
-import { formatHexByte, isNonZeroLowerHex, parseHexByte, skipOws, trimOwsEnd } from './chars.js';
+import { formatHexByte, isOwsCode, parseHexByte, skipOws, trimOwsEnd } from './chars.js';
 
 /** The parsed fields of a `traceparent` header. */
 export interface TraceParent {
@@ -30,6 +30,9 @@ const VERSION_00_LENGTH = 55;
  */
 export const MAX_TRACEPARENT_LENGTH = 512;
 
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+
 /**
  * Parses a `traceparent` header value. Returns `undefined` for anything the spec calls
  * invalid, including two header values (an array of more than one), and never throws.
@@ -42,45 +45,65 @@ export function parseTraceparent(value: unknown): TraceParent | undefined {
   }
   if (typeof header !== 'string' || header.length > MAX_TRACEPARENT_LENGTH) return undefined;
 
-  const start = skipOws(header, 0, header.length);
-  const end = trimOwsEnd(header, start, header.length);
+  let start = 0;
+  let end = header.length;
+  if (isOwsCode(header.charCodeAt(0)) || isOwsCode(header.charCodeAt(end - 1))) {
+    start = skipOws(header, 0, end);
+    end = trimOwsEnd(header, start, end);
+  }
   const length = end - start;
   if (length < VERSION_00_LENGTH) return undefined;
-
-  const version = parseHexByte(header, start);
-  if (version < 0 || version === 0xff) return undefined;
-  if (version === 0 && length !== VERSION_00_LENGTH) return undefined;
-  // A future version may add fields, but only after another dash.
+  // A future version may add fields, but only after another dash; version 00 has exactly four.
   if (length > VERSION_00_LENGTH && header.charCodeAt(start + VERSION_00_LENGTH) !== 0x2d) return undefined;
-
   if (
     header.charCodeAt(start + 2) !== 0x2d ||
     header.charCodeAt(start + 35) !== 0x2d ||
-    header.charCodeAt(start + 52) !== 0x2d
+    header.charCodeAt(start + 52) !== 0x2d ||
+    !isLowerHexRun(header, start + 3, start + 52, start + 35)
   ) {
     return undefined;
   }
-  if (!isNonZeroLowerHex(header, start + 3, start + 35)) return undefined;
-  if (!isNonZeroLowerHex(header, start + 36, start + 52)) return undefined;
+  const version = parseHexByte(header, start);
   const traceFlags = parseHexByte(header, start + 53);
-  if (traceFlags < 0) return undefined;
+  if (version < 0 || traceFlags < 0 || version === 0xff || (version === 0 && length !== VERSION_00_LENGTH)) {
+    return undefined;
+  }
+  const traceId = header.slice(start + 3, start + 35);
+  const spanId = header.slice(start + 36, start + 52);
+  if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined;
+  return { version, traceId, spanId, traceFlags };
+}
 
-  return {
-    version,
-    traceId: header.slice(start + 3, start + 35),
-    spanId: header.slice(start + 36, start + 52),
-    traceFlags,
-  };
+/**
+ * True when `text[from, to)` is lower-case hex, but for the one position `skip` (a dash checked
+ * by the caller). One flat loop with unsigned range checks: the hottest code on every request.
+ */
+function isLowerHexRun(text: string, from: number, to: number, skip: number): boolean {
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
+    if ((code - 0x30) >>> 0 > 9 && (code - 0x61) >>> 0 > 5 && i !== skip) return false;
+  }
+  return true;
 }
 
 /** True for a 32-char lower-case hex trace id that is not all zeros. */
 export function isValidTraceId(traceId: unknown): traceId is string {
-  return typeof traceId === 'string' && traceId.length === 32 && isNonZeroLowerHex(traceId, 0, 32);
+  return (
+    typeof traceId === 'string' &&
+    traceId.length === 32 &&
+    traceId !== ZERO_TRACE_ID &&
+    isLowerHexRun(traceId, 0, 32, -1)
+  );
 }
 
 /** True for a 16-char lower-case hex span id that is not all zeros. */
 export function isValidSpanId(spanId: unknown): spanId is string {
-  return typeof spanId === 'string' && spanId.length === 16 && isNonZeroLowerHex(spanId, 0, 16);
+  return (
+    typeof spanId === 'string' &&
+    spanId.length === 16 &&
+    spanId !== ZERO_SPAN_ID &&
+    isLowerHexRun(spanId, 0, 16, -1)
+  );
 }
 
 /**

@@ -12,38 +12,61 @@ const LARGE_MEMBER_LENGTH = 128;
  */
 export const MAX_TRACESTATE_LENGTH = 32 * (MAX_KEY_LENGTH + 1 + MAX_VALUE_LENGTH) + 1024;
 
+interface Members {
+  readonly keys: readonly string[];
+  readonly values: readonly string[];
+  readonly serialized: string;
+}
+
+const NO_MEMBERS: Members = { keys: [], values: [], serialized: '' };
+
 /**
  * An immutable W3C `tracestate` list. It implements OpenTelemetry's `TraceState`, so it can
  * sit in a `SpanContext`; every mutator returns a new instance.
+ *
+ * The propagator hands over the received header unvalidated and it is parsed on first use: a
+ * leaf service that never reads or forwards it pays nothing. An invalid header then behaves as
+ * an empty list, exactly as if it had been discarded on arrival.
  */
 export class TraceState implements OtelTraceState {
-  readonly #keys: readonly string[];
-  readonly #values: readonly string[];
-  #serialized: string | undefined;
+  #members: Members | undefined;
+  #pending: string | undefined;
 
-  /** Use `parseTracestate` or `TraceState.empty().set(...)`; the arrays are trusted as valid. */
-  private constructor(keys: readonly string[], values: readonly string[], serialized?: string) {
-    this.#keys = keys;
-    this.#values = values;
-    this.#serialized = serialized;
+  private constructor(members: Members | undefined, pending?: string) {
+    this.#members = members;
+    this.#pending = pending;
   }
 
   static empty(): TraceState {
     return EMPTY;
   }
 
+  /** @internal A received header (already joined and within the size cap), parsed on first use. */
+  static deferred(header: string): TraceState {
+    return new TraceState(undefined, header);
+  }
+
   /** @internal Built by the parser from members it already validated. */
-  static fromValidated(keys: readonly string[], values: readonly string[], serialized: string): TraceState {
-    return new TraceState(keys, values, serialized);
+  static fromMembers(members: Members): TraceState {
+    return new TraceState(members);
+  }
+
+  #resolve(): Members {
+    if (this.#members === undefined) {
+      this.#members = parseMembers(this.#pending!) ?? NO_MEMBERS;
+      this.#pending = undefined;
+    }
+    return this.#members;
   }
 
   get size(): number {
-    return this.#keys.length;
+    return this.#resolve().keys.length;
   }
 
   get(key: string): string | undefined {
-    const index = this.#keys.indexOf(key);
-    return index < 0 ? undefined : this.#values[index];
+    const { keys, values } = this.#resolve();
+    const index = keys.indexOf(key);
+    return index < 0 ? undefined : values[index];
   }
 
   /**
@@ -52,36 +75,34 @@ export class TraceState implements OtelTraceState {
    */
   set(key: string, value: string): TraceState {
     if (!isValidTracestateKey(key) || !isValidTracestateValue(value)) return this;
+    const current = this.#resolve();
     const keys = [key];
     const values = [value];
-    for (let i = 0; i < this.#keys.length && keys.length < MAX_TRACESTATE_MEMBERS; i++) {
-      if (this.#keys[i] === key) continue;
-      keys.push(this.#keys[i]!);
-      values.push(this.#values[i]!);
+    for (let i = 0; i < current.keys.length && keys.length < MAX_TRACESTATE_MEMBERS; i++) {
+      if (current.keys[i] === key) continue;
+      keys.push(current.keys[i]!);
+      values.push(current.values[i]!);
     }
-    return new TraceState(keys, values);
+    return new TraceState(withSerialized(keys, values));
   }
 
   unset(key: string): TraceState {
-    const index = this.#keys.indexOf(key);
+    const current = this.#resolve();
+    const index = current.keys.indexOf(key);
     if (index < 0) return this;
-    return new TraceState(
-      this.#keys.filter((_, i) => i !== index),
-      this.#values.filter((_, i) => i !== index),
-    );
+    const keep = (_: string, i: number): boolean => i !== index;
+    return new TraceState(withSerialized(current.keys.filter(keep), current.values.filter(keep)));
   }
 
-  /** `key=value` pairs in order, for iteration and tests. */
+  /** `[key, value]` pairs in order, for iteration and tests. */
   entries(): Array<[string, string]> {
-    return this.#keys.map((key, i) => [key, this.#values[i]!]);
+    const { keys, values } = this.#resolve();
+    return keys.map((key, i) => [key, values[i]!]);
   }
 
   /** The header value, members joined by commas; the empty string when there are none. */
   serialize(): string {
-    if (this.#serialized === undefined) {
-      this.#serialized = this.#keys.map((key, i) => `${key}=${this.#values[i]}`).join(',');
-    }
-    return this.#serialized;
+    return this.#resolve().serialized;
   }
 
   /**
@@ -91,7 +112,7 @@ export class TraceState implements OtelTraceState {
   serializeWithin(maxLength: number): string {
     const full = this.serialize();
     if (full.length <= maxLength) return full;
-    const members = this.#keys.map((key, i) => `${key}=${this.#values[i]}`);
+    const members = this.entries().map(([key, value]) => `${key}=${value}`);
     let length = full.length;
     const drop = (index: number): void => {
       length -= members[index]!.length + (members.length > 1 ? 1 : 0);
@@ -105,7 +126,11 @@ export class TraceState implements OtelTraceState {
   }
 }
 
-const EMPTY = TraceState.fromValidated([], [], '');
+const EMPTY = TraceState.fromMembers(NO_MEMBERS);
+
+function withSerialized(keys: readonly string[], values: readonly string[]): Members {
+  return { keys, values, serialized: keys.map((key, i) => `${key}=${values[i]}`).join(',') };
+}
 
 /**
  * Parses one or several `tracestate` header values (several combine in order). The whole
@@ -115,9 +140,21 @@ const EMPTY = TraceState.fromValidated([], [], '');
 export function parseTracestate(value: unknown): TraceState | undefined {
   const header = joinHeaderValues(value, MAX_TRACESTATE_LENGTH);
   if (header === undefined) return undefined;
+  const members = parseMembers(header);
+  return members ? TraceState.fromMembers(members) : undefined;
+}
 
+/** The propagator's path: only the size cap is checked now, the rest on first use. */
+export function deferTracestate(value: unknown): TraceState | undefined {
+  const header = joinHeaderValues(value, MAX_TRACESTATE_LENGTH);
+  return header ? TraceState.deferred(header) : undefined;
+}
+
+function parseMembers(header: string): Members | undefined {
   const keys: string[] = [];
   const values: string[] = [];
+  // The received text is reused as is unless white space, empty members or repeats were removed.
+  let verbatim = true;
   let count = 0;
   const length = header.length;
   let position = 0;
@@ -126,8 +163,12 @@ export function parseTracestate(value: unknown): TraceState | undefined {
     if (comma < 0) comma = length;
     const start = skipOws(header, position, comma);
     const end = trimOwsEnd(header, start, comma);
+    if (start !== position || end !== comma) verbatim = false;
     position = comma + 1;
-    if (start === end) continue; // empty members are allowed and skipped
+    if (start === end) {
+      verbatim = false; // empty members are allowed and skipped
+      continue;
+    }
     const equals = header.indexOf('=', start);
     if (equals < 0 || equals >= end) return undefined;
     if (!isValidKeyRange(header, start, equals) || !isValidValueRange(header, equals + 1, end))
@@ -135,12 +176,15 @@ export function parseTracestate(value: unknown): TraceState | undefined {
     if (++count > MAX_TRACESTATE_MEMBERS) return undefined;
     const key = header.slice(start, equals);
     // A repeated key keeps its first (left-most, most recent) value, as the Level 2 harness expects.
-    if (keys.includes(key)) continue;
+    if (keys.includes(key)) {
+      verbatim = false;
+      continue;
+    }
     keys.push(key);
     values.push(header.slice(equals + 1, end));
   }
   if (keys.length === 0) return undefined;
-  return TraceState.fromValidated(keys, values, keys.map((key, i) => `${key}=${values[i]}`).join(','));
+  return verbatim ? { keys, values, serialized: header } : withSerialized(keys, values);
 }
 
 /** `(lcalpha / DIGIT) 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@")` */

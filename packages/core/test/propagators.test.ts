@@ -58,7 +58,24 @@ describe('TraceContextPropagator', () => {
       extract({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-01`, tracestate: 'A=1' }),
     );
     expect(sc?.traceId).toBe(TRACE_ID);
+    // Validated on first use: it reads as empty and is never sent on.
+    expect(sc?.traceState?.serialize()).toBe('');
+    expect(sc?.traceState?.get('A')).toBeUndefined();
+    expect(inject(trace.setSpanContext(ROOT_CONTEXT, sc!))).toEqual({
+      traceparent: `00-${TRACE_ID}-${SPAN_ID}-01`,
+    });
+  });
+
+  it('an oversized tracestate is dropped at once, unread', () => {
+    const sc = trace.getSpanContext(
+      extract({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-01`, tracestate: `a=${'x'.repeat(100_000)}` }),
+    );
     expect(sc?.traceState).toBeUndefined();
+  });
+
+  it('a tracestate with white space, empty members or repeats is sent normalised', () => {
+    const ctx = extract({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-01`, tracestate: ' a=1 ,, b=2,a=3,' });
+    expect(inject(ctx).tracestate).toBe('a=1,b=2');
   });
 
   it('keeps the random flag across an OTel SDK child span', () => {

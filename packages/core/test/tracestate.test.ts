@@ -10,6 +10,8 @@ describe('parseTracestate: valid headers', () => {
     ['order is kept', 'b=1,a=2,c=3', 'b=1,a=2,c=3'],
     ['OWS around members is removed', ' foo=1 ,\tbar=2\t', 'foo=1,bar=2'],
     ['empty members are skipped', 'foo=1,,  ,bar=2,', 'foo=1,bar=2'],
+    ['a trailing comma is an empty member', 'foo=1,', 'foo=1'],
+    ['a leading comma is an empty member', ',foo=1', 'foo=1'],
     ['several headers combine in order', ['foo=1', 'bar=2,baz=3'], 'foo=1,bar=2,baz=3'],
     ['key may start with a digit', '1foo=bar', '1foo=bar'],
     ['key with every allowed symbol', 'a_-*/@z=1', 'a_-*/@z=1'],
