@@ -1,0 +1,102 @@
+import {
+  InterceptingCall,
+  type Interceptor,
+  type InterceptorOptions,
+  type Listener,
+  type Metadata,
+  type NextCall,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import { type Attributes, type Context, SpanKind, context } from '@opentelemetry/api';
+import { type SpanScope, type TracingOptions, createOutgoingSpans, reportOnce } from '@tracewire/core';
+import { lastResult, targetAttributes } from './address.js';
+import {
+  ATTR_RPC_METHOD,
+  ATTR_RPC_STATUS_CODE,
+  ATTR_RPC_SYSTEM_NAME,
+  RPC_SYSTEM_NAME_VALUE_GRPC,
+} from './attributes.js';
+import { IDENTITY } from './identity.js';
+import { metadataSetter } from './metadata-carrier.js';
+import { methodName } from './method.js';
+import { STATUS_OK, statusName } from './status.js';
+
+/** Options of {@link clientInterceptor}: which tracer and propagator to use. */
+export type ClientInterceptorOptions = TracingOptions;
+
+/** The call below this interceptor (grpc-js does not export its interface). */
+type NextCallInterface = ReturnType<NextCall>;
+
+const START_FAILED = '@tracewire/grpc: could not start a client span; the call goes on untraced';
+const END_FAILED = '@tracewire/grpc: could not record a client status';
+
+/**
+ * A grpc-js client interceptor: each call gets a CLIENT span, child of the context active when
+ * the call was made, whose context travels in the call's metadata. The span ends once, with the
+ * call's final status (every non-OK status is an error on the client), and the application's
+ * callbacks and stream events run in the caller's context again.
+ */
+export function clientInterceptor(options: ClientInterceptorOptions = {}): Interceptor {
+  const spans = createOutgoingSpans(options, IDENTITY, SpanKind.CLIENT, metadataSetter);
+  const serverAttributes = lastResult(targetAttributes);
+
+  const startSpan = (call: NextCallInterface, path: string, carrier: Metadata, parent: Context) => {
+    const name = methodName(path);
+    const attributes: Attributes = {
+      [ATTR_RPC_SYSTEM_NAME]: RPC_SYSTEM_NAME_VALUE_GRPC,
+      [ATTR_RPC_METHOD]: name,
+      // Before it starts, grpc-js reports a call's peer as its channel's target.
+      ...serverAttributes(call.getPeer()),
+    };
+    return spans.start(carrier, name, attributes, parent);
+  };
+
+  return function tracewireClientInterceptor(
+    callOptions: InterceptorOptions,
+    nextCall: NextCall,
+  ): InterceptingCall {
+    // The call is created synchronously by the client method, so this is the caller's context.
+    const parent = context.active();
+    const next = nextCall(callOptions);
+    return new InterceptingCall(next, {
+      start(metadata, _listener, startNext) {
+        let scope: SpanScope | undefined;
+        let carrier = metadata;
+        try {
+          // A copy: the application may reuse its Metadata object for other calls.
+          carrier = metadata.clone();
+          scope = startSpan(next, callOptions.method_definition.path, carrier, parent);
+        } catch (error) {
+          reportOnce(START_FAILED, error);
+        }
+        startNext(carrier, scope ? tracedListener(scope, parent) : {});
+      },
+    });
+  };
+}
+
+function tracedListener(scope: SpanScope, parent: Context): Listener {
+  return {
+    onReceiveMetadata(metadata, next) {
+      context.with(parent, next, undefined, metadata);
+    },
+    onReceiveMessage(message, next) {
+      context.with(parent, next, undefined, message);
+    },
+    onReceiveStatus(status, next) {
+      endClientSpan(scope, status);
+      context.with(parent, next, undefined, status);
+    },
+  };
+}
+
+function endClientSpan(scope: SpanScope, status: StatusObject): void {
+  try {
+    const name = statusName(status.code);
+    scope.setAttributes({ [ATTR_RPC_STATUS_CODE]: name });
+    if (status.code !== STATUS_OK) scope.failWith(name, status.details || undefined);
+    scope.end();
+  } catch (error) {
+    reportOnce(END_FAILED, error);
+  }
+}

@@ -1,0 +1,164 @@
+import {
+  type Metadata,
+  type ServerInterceptingCallInterface,
+  ServerInterceptingCall,
+  type ServerInterceptor,
+  type ServerMethodDefinition,
+} from '@grpc/grpc-js';
+import { type Attributes, SpanKind, context } from '@opentelemetry/api';
+import {
+  type IncomingOptions,
+  type IncomingSpans,
+  type SpanScope,
+  createIncomingSpans,
+  reportOnce,
+} from '@tracewire/core';
+import { hostPortAttributes, lastResult } from './address.js';
+import {
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
+  ATTR_RPC_METHOD,
+  ATTR_RPC_STATUS_CODE,
+  ATTR_RPC_SYSTEM_NAME,
+  RPC_SYSTEM_NAME_VALUE_GRPC,
+} from './attributes.js';
+import { IDENTITY } from './identity.js';
+import { metadataGetter } from './metadata-carrier.js';
+import { methodName } from './method.js';
+import { STATUS_CANCELLED, STATUS_DEADLINE_EXCEEDED, isServerError, statusName } from './status.js';
+
+/** What a `trust` function is given for each incoming call. */
+export interface GrpcServerRequest {
+  /** The method's path, `/package.Service/Method`. */
+  method: string;
+  /** The call's incoming metadata. */
+  metadata: Metadata;
+  /** The call, for its peer (`getPeer()`), authority (`getHost()`) or auth context. */
+  call: ServerInterceptingCallInterface;
+}
+
+/** Options of {@link serverInterceptor}: tracer, propagator and how far to trust callers. */
+export type ServerInterceptorOptions = IncomingOptions<GrpcServerRequest>;
+
+type ServerSpans = IncomingSpans<GrpcServerRequest, Metadata>;
+type InterceptingServerListener = Parameters<ServerInterceptingCall['start']>[0];
+type PartialStatus = Parameters<ServerInterceptingCall['sendStatus']>[0];
+
+const START_FAILED = '@tracewire/grpc: could not start a server span; the call is served untraced';
+const END_FAILED = '@tracewire/grpc: could not record a server status';
+/** A client's own deadline cancels a moment before the server's timer fires; count that as the deadline. */
+const DEADLINE_SLACK_MS = 10;
+
+/**
+ * A grpc-js server interceptor (`new Server({ interceptors: [serverInterceptor()] })`): each
+ * call gets a SERVER span, child of the caller's context from the metadata (per `trust`), active
+ * while the handler and its stream events run, ended once with the status the server sends (or
+ * CANCELLED / DEADLINE_EXCEEDED when the call ends without one).
+ */
+export function serverInterceptor(options: ServerInterceptorOptions = {}): ServerInterceptor {
+  const spans = createIncomingSpans(options, IDENTITY, SpanKind.SERVER, metadataGetter);
+  const hostAttributes = lastResult((host: string) => hostPortAttributes(host));
+  return function tracewireServerInterceptor(
+    method: ServerMethodDefinition<unknown, unknown>,
+    call: ServerInterceptingCallInterface,
+  ): ServerInterceptingCall {
+    return new TracedServerCall(call, spans, method.path, hostAttributes);
+  };
+}
+
+/** Starts the span when the metadata arrives and runs every later step of the handler inside it. */
+class TracedServerCall extends ServerInterceptingCall {
+  readonly #call: ServerInterceptingCallInterface;
+  readonly #spans: ServerSpans;
+  readonly #path: string;
+  readonly #hostAttributes: (host: string) => Attributes;
+  #scope: SpanScope | undefined;
+
+  constructor(
+    call: ServerInterceptingCallInterface,
+    spans: ServerSpans,
+    path: string,
+    hostAttributes: (host: string) => Attributes,
+  ) {
+    super(call);
+    this.#call = call;
+    this.#spans = spans;
+    this.#path = path;
+    this.#hostAttributes = hostAttributes;
+  }
+
+  override start(listener: InterceptingServerListener): void {
+    super.start({
+      onReceiveMetadata: (metadata) => {
+        const scope = this.#startSpan(metadata);
+        if (scope) context.with(scope.context, listener.onReceiveMetadata, listener, metadata);
+        else listener.onReceiveMetadata(metadata);
+      },
+      onReceiveMessage: (message) => this.#inSpan(listener.onReceiveMessage, listener, message),
+      onReceiveHalfClose: () => this.#inSpan(listener.onReceiveHalfClose, listener),
+      onCancel: () => {
+        this.#endWithoutStatus();
+        this.#inSpan(listener.onCancel, listener);
+      },
+    });
+  }
+
+  override sendStatus(status: PartialStatus): void {
+    this.#end(status.code, status.details);
+    super.sendStatus(status);
+  }
+
+  #startSpan(metadata: Metadata): SpanScope | undefined {
+    try {
+      const call = this.#call;
+      const name = methodName(this.#path);
+      const peer = call.getConnectionInfo?.();
+      const attributes: Attributes = {
+        [ATTR_RPC_SYSTEM_NAME]: RPC_SYSTEM_NAME_VALUE_GRPC,
+        [ATTR_RPC_METHOD]: name,
+        ...this.#hostAttributes(call.getHost()),
+      };
+      if (peer?.remoteAddress) attributes[ATTR_NETWORK_PEER_ADDRESS] = peer.remoteAddress;
+      if (peer?.remotePort) attributes[ATTR_NETWORK_PEER_PORT] = peer.remotePort;
+      this.#scope = this.#spans.start({ method: this.#path, metadata, call }, metadata, name, attributes);
+    } catch (error) {
+      reportOnce(START_FAILED, error);
+    }
+    return this.#scope;
+  }
+
+  #inSpan<A extends unknown[]>(
+    fn: (...args: A) => void,
+    target: InterceptingServerListener,
+    ...args: A
+  ): void {
+    const scope = this.#scope;
+    if (scope) context.with(scope.context, fn, target, ...args);
+    else fn.apply(target, args);
+  }
+
+  /** grpc-js reports every finished call as cancelled; only a call that sent no status is one. */
+  #endWithoutStatus(): void {
+    if (!this.#scope || this.#scope.ended) return;
+    let deadline = Number.POSITIVE_INFINITY;
+    try {
+      const value = this.#call.getDeadline();
+      deadline = value instanceof Date ? value.getTime() : value;
+    } catch {}
+    const expired = Date.now() + DEADLINE_SLACK_MS >= deadline;
+    this.#end(expired ? STATUS_DEADLINE_EXCEEDED : STATUS_CANCELLED);
+  }
+
+  #end(code: number, details?: string): void {
+    const scope = this.#scope;
+    if (!scope || scope.ended) return;
+    try {
+      const name = statusName(code);
+      scope.setAttributes({ [ATTR_RPC_STATUS_CODE]: name });
+      if (isServerError(code)) scope.failWith(name, details || undefined);
+      scope.end();
+    } catch (error) {
+      reportOnce(END_FAILED, error);
+    }
+  }
+}
