@@ -1,0 +1,127 @@
+import type { Attributes } from '@opentelemetry/api';
+import type { AmqpMessage } from './types.js';
+
+// Names as @opentelemetry/semantic-conventions (incubating) exports them today (1.45).
+/** Deprecated there for `messaging.system.name`, still emitted: backends and DESIGN.md key on it. */
+export const ATTR_MESSAGING_SYSTEM = 'messaging.system';
+export const ATTR_MESSAGING_SYSTEM_NAME = 'messaging.system.name';
+export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
+export const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type';
+export const ATTR_MESSAGING_OPERATION_NAME = 'messaging.operation.name';
+export const ATTR_MESSAGING_MESSAGE_ID = 'messaging.message.id';
+export const ATTR_MESSAGING_MESSAGE_CONVERSATION_ID = 'messaging.message.conversation_id';
+export const ATTR_MESSAGING_MESSAGE_BODY_SIZE = 'messaging.message.body.size';
+/** Formerly `messaging.rabbitmq.destination.routing_key`. */
+export const ATTR_RABBITMQ_DESTINATION_ROUTING_KEY = 'rabbitmq.destination.routing_key';
+/** Formerly `messaging.rabbitmq.message.delivery_tag`. */
+export const ATTR_RABBITMQ_MESSAGE_DELIVERY_TAG = 'rabbitmq.message.delivery_tag';
+export const ATTR_NETWORK_PEER_ADDRESS = 'network.peer.address';
+export const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
+// tracewire's own: how the span of a consumed message ended; semconv has no name for these.
+export const ATTR_SETTLEMENT = 'tracewire.rabbitmq.settlement';
+export const ATTR_REQUEUE = 'tracewire.rabbitmq.requeue';
+
+const RABBITMQ = 'rabbitmq';
+/** RabbitMQ's name for the nameless default exchange; semconv uses it too. */
+export const DEFAULT_EXCHANGE = 'amq.default';
+
+/** The span name of a publish: `send {exchange}`, low-cardinality (routing keys are not). */
+export function sendSpanName(exchange: unknown): string {
+  return typeof exchange === 'string' && exchange !== '' ? `send ${exchange}` : `send ${DEFAULT_EXCHANGE}`;
+}
+
+/** Producer side: `{exchange}:{routing key}`, else whichever is set, else `amq.default`. */
+export function sendDestination(exchange: string, routingKey: string): string {
+  if (exchange !== '' && routingKey !== '') return `${exchange}:${routingKey}`;
+  return exchange || routingKey || DEFAULT_EXCHANGE;
+}
+
+/** Consumer side: `{exchange}:{routing key}:{queue}` without empty parts, the routing key once when it is the queue. */
+export function receiveDestination(exchange: string, routingKey: string, queue: string): string {
+  let name = exchange;
+  if (routingKey !== '' && routingKey !== queue) name = name === '' ? routingKey : `${name}:${routingKey}`;
+  if (queue !== '') name = name === '' ? queue : `${name}:${queue}`;
+  return name || DEFAULT_EXCHANGE;
+}
+
+/** The connection's peer, read once per traced channel. */
+export function peerAttributes(channel: unknown): Attributes {
+  try {
+    const stream = (
+      channel as { connection?: { stream?: { remoteAddress?: unknown; remotePort?: unknown } } }
+    ).connection?.stream;
+    const attributes: Attributes = {};
+    if (typeof stream?.remoteAddress === 'string')
+      attributes[ATTR_NETWORK_PEER_ADDRESS] = stream.remoteAddress;
+    if (typeof stream?.remotePort === 'number') attributes[ATTR_NETWORK_PEER_PORT] = stream.remotePort;
+    return attributes;
+  } catch {
+    return {};
+  }
+}
+
+export function sendAttributes(
+  exchange: unknown,
+  routingKey: unknown,
+  content: unknown,
+  options: unknown,
+  peer: Attributes,
+): Attributes {
+  const exchangeName = typeof exchange === 'string' ? exchange : '';
+  const key = typeof routingKey === 'string' ? routingKey : '';
+  const attributes: Attributes = {
+    [ATTR_MESSAGING_SYSTEM]: RABBITMQ,
+    [ATTR_MESSAGING_SYSTEM_NAME]: RABBITMQ,
+    [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+    [ATTR_MESSAGING_OPERATION_NAME]: 'send',
+    [ATTR_MESSAGING_DESTINATION_NAME]: sendDestination(exchangeName, key),
+    ...peer,
+  };
+  if (key !== '') attributes[ATTR_RABBITMQ_DESTINATION_ROUTING_KEY] = key;
+  if (ArrayBuffer.isView(content)) attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = content.byteLength;
+  if (options !== null && typeof options === 'object') {
+    const { messageId, correlationId } = options as { messageId?: unknown; correlationId?: unknown };
+    setText(attributes, ATTR_MESSAGING_MESSAGE_ID, messageId);
+    setText(attributes, ATTR_MESSAGING_MESSAGE_CONVERSATION_ID, correlationId);
+  }
+  return attributes;
+}
+
+/** Attributes of a consumed (`process`) or got (`receive`) message. */
+export function receiveAttributes(
+  message: AmqpMessage,
+  queue: string,
+  operation: 'process' | 'receive',
+  peer: Attributes,
+): Attributes {
+  const fields = message.fields ?? {};
+  const exchange = typeof fields.exchange === 'string' ? fields.exchange : '';
+  const key = typeof fields.routingKey === 'string' ? fields.routingKey : '';
+  const attributes: Attributes = {
+    [ATTR_MESSAGING_SYSTEM]: RABBITMQ,
+    [ATTR_MESSAGING_SYSTEM_NAME]: RABBITMQ,
+    [ATTR_MESSAGING_OPERATION_TYPE]: operation,
+    [ATTR_MESSAGING_OPERATION_NAME]: operation,
+    [ATTR_MESSAGING_DESTINATION_NAME]: receiveDestination(exchange, key, queue),
+    ...peer,
+  };
+  if (key !== '') attributes[ATTR_RABBITMQ_DESTINATION_ROUTING_KEY] = key;
+  if (typeof fields.deliveryTag === 'number')
+    attributes[ATTR_RABBITMQ_MESSAGE_DELIVERY_TAG] = fields.deliveryTag;
+  if (ArrayBuffer.isView(message.content))
+    attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = message.content.byteLength;
+  const properties = message.properties;
+  if (properties) {
+    setText(attributes, ATTR_MESSAGING_MESSAGE_ID, properties.messageId);
+    setText(attributes, ATTR_MESSAGING_MESSAGE_CONVERSATION_ID, properties.correlationId);
+  }
+  return attributes;
+}
+
+function setText(attributes: Attributes, name: string, value: unknown): void {
+  if (typeof value === 'string') {
+    if (value !== '') attributes[name] = value;
+  } else if (typeof value === 'number' || typeof value === 'bigint') {
+    attributes[name] = String(value);
+  }
+}

@@ -1,0 +1,124 @@
+import type { AdapterIdentity } from '@tracewire/core';
+import { peerAttributes } from './attributes.js';
+import { consumerMethods } from './consumer.js';
+import { producerMethods } from './producer.js';
+import type { AmqpHeaders, AmqpMessage, AmqplibTracingOptions, TraceableChannel } from './types.js';
+import { VERSION } from './version.js';
+
+export type { AmqpHeaders, AmqpMessage, AmqplibTracingOptions, TraceableChannel };
+export { VERSION };
+
+const PACKAGE_NAME = '@tracewire/amqplib';
+const IDENTITY: AdapterIdentity = { packageName: PACKAGE_NAME, version: VERSION };
+const DEFAULT_SETTLE_TIMEOUT_MS = 5 * 60 * 1000;
+
+type Method = (...args: unknown[]) => unknown;
+
+const TRACED = [
+  'publish',
+  'sendToQueue',
+  'consume',
+  'get',
+  'ack',
+  'nack',
+  'reject',
+  'ackAll',
+  'nackAll',
+  'recover',
+] as const;
+
+/** Traced channels by original, so tracing a channel twice yields the same wrapper. */
+const tracedByChannel = new WeakMap<object, object>();
+const tracedChannels = new WeakSet<object>();
+
+/**
+ * Traces an amqplib `Channel` or `ConfirmChannel` and returns the same type: `publish` and
+ * `sendToQueue` make PRODUCER spans and inject the trace context into the message headers;
+ * `consume` and `get` make CONSUMER spans, children of the publisher's context, that end when the
+ * message is settled through the returned channel. Everything else is the channel itself.
+ */
+export function traceChannel<C extends TraceableChannel>(channel: C, options: AmqplibTracingOptions = {}): C {
+  if (channel === null || typeof channel !== 'object' || typeof channel.publish !== 'function') {
+    throw new TypeError(`${PACKAGE_NAME}: traceChannel expects an amqplib Channel or ConfirmChannel`);
+  }
+  if (tracedChannels.has(channel)) return channel;
+  const existing = tracedByChannel.get(channel);
+  if (existing) return existing as C;
+
+  const { settleTimeoutMs = DEFAULT_SETTLE_TIMEOUT_MS } = options;
+  if (typeof settleTimeoutMs !== 'number' || !(settleTimeoutMs > 0) || settleTimeoutMs > 2 ** 31 - 1) {
+    throw new TypeError(`${PACKAGE_NAME}: settleTimeoutMs must be a positive number of milliseconds`);
+  }
+
+  const target = channel as unknown as Record<PropertyKey, unknown>;
+  const raw = methodsOf(target);
+  const peer = peerAttributes(channel);
+  const confirm = typeof target['waitForConfirms'] === 'function';
+  const consumer = consumerMethods(raw, options, IDENTITY, peer, settleTimeoutMs);
+  const overrides: Record<PropertyKey, Method> = {
+    ...(producerMethods(raw, options, IDENTITY, peer, confirm) as unknown as Record<string, Method>),
+    consume: consumer.consume,
+    get: consumer.get,
+    ack: consumer.ack,
+    nack: consumer.nack,
+    reject: consumer.reject,
+    ackAll: consumer.ackAll,
+    nackAll: consumer.nackAll,
+    recover: consumer.recover,
+  };
+  // Only what this channel has: a method it lacks stays missing.
+  for (const name of Object.keys(overrides)) {
+    if (typeof target[name] !== 'function') delete overrides[name];
+  }
+  channel.on('close', () => consumer.closed());
+
+  const proxy = tracingProxy(target, overrides);
+  tracedByChannel.set(channel, proxy);
+  tracedChannels.add(proxy);
+  return proxy as unknown as C;
+}
+
+/** The channel's own methods, called with the channel as `this`. */
+function methodsOf(target: Record<PropertyKey, unknown>): Record<(typeof TRACED)[number], Method> {
+  const call =
+    (name: string): Method =>
+    (...args) =>
+      (target[name] as Method).apply(target, args);
+  return Object.fromEntries(TRACED.map((name) => [name, call(name)])) as Record<
+    (typeof TRACED)[number],
+    Method
+  >;
+}
+
+/**
+ * A Proxy whose traced methods are `overrides` and whose every other property is the channel's:
+ * methods are bound to the real channel (so `this` inside amqplib is never the proxy), and a
+ * method returning the channel itself (callback API chaining) returns the proxy instead.
+ */
+function tracingProxy(target: Record<PropertyKey, unknown>, overrides: Record<PropertyKey, Method>): object {
+  const bound = new Map<PropertyKey, { source: Method; method: Method }>();
+  const wrap = (method: Method): Method =>
+    function (this: unknown, ...args: unknown[]): unknown {
+      const result = method.apply(target, args);
+      return result === target ? proxy : result;
+    };
+  for (const name of Object.keys(overrides)) {
+    overrides[name] = wrap(overrides[name] as Method);
+  }
+  const proxy: object = new Proxy(target, {
+    get(object, property) {
+      if (Object.hasOwn(overrides, property)) return overrides[property];
+      const value = Reflect.get(object, property, object);
+      if (typeof value !== 'function' || property === 'constructor') return value;
+      const cached = bound.get(property);
+      if (cached?.source === value) return cached.method;
+      const method = wrap(value as Method);
+      bound.set(property, { source: value as Method, method });
+      return method;
+    },
+    set(object, property, value) {
+      return Reflect.set(object, property, value, object);
+    },
+  });
+  return proxy;
+}

@@ -1,0 +1,44 @@
+import type { IncomingOptions } from '@tracewire/core';
+
+/** An AMQP header table as amqplib decodes it: strings, numbers, Buffers, tables, arrays, null. */
+export type AmqpHeaders = Record<string, unknown>;
+
+/**
+ * A message as amqplib hands it to a consumer or returns it from `get`. Structural, so the
+ * package needs no amqplib types; amqplib's `Message` has this shape.
+ */
+export interface AmqpMessage {
+  content: Buffer;
+  fields: {
+    deliveryTag: number;
+    redelivered: boolean;
+    exchange: string;
+    routingKey: string;
+    consumerTag?: string;
+    messageCount?: number;
+  };
+  properties: {
+    headers?: AmqpHeaders | undefined;
+    messageId?: unknown;
+    correlationId?: unknown;
+    [property: string]: unknown;
+  };
+}
+
+/** What `traceChannel` needs of a channel: an amqplib `Channel` or `ConfirmChannel` (promise or callback API). */
+export interface TraceableChannel {
+  publish(...args: never[]): unknown;
+  sendToQueue(...args: never[]): unknown;
+  consume(...args: never[]): unknown;
+  ack(...args: never[]): unknown;
+  on(event: 'close', listener: () => void): unknown;
+}
+
+export interface AmqplibTracingOptions extends IncomingOptions<AmqpMessage> {
+  /**
+   * How long the span of a consumed or got message waits for `ack`, `nack` or `reject` on the
+   * traced channel before it is ended anyway (marked `settlement: timeout`), so no span leaks.
+   * Default 300 000 (5 minutes).
+   */
+  settleTimeoutMs?: number;
+}
