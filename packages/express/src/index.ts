@@ -1,0 +1,231 @@
+import type { ServerResponse } from 'node:http';
+import { type Span, SpanKind, context } from '@opentelemetry/api';
+import {
+  type HeaderRecord,
+  type IncomingOptions,
+  type IncomingSpans,
+  SpanScope,
+  createIncomingSpans,
+  errorType,
+  headerGetter,
+  reportOnce,
+} from '@tracewire/core';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import {
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  nameMethod,
+  requestAttributes,
+} from './attributes.js';
+import { type HttpServerMetadata, httpServerSpan } from './http-instrumentation.js';
+import { routeTemplate } from './route.js';
+import { addServerTiming, serverTimingEntry } from './server-timing.js';
+import { VERSION } from './version.js';
+
+const PACKAGE = '@tracewire/express';
+
+/** Options of {@link traceContext}. */
+export interface ExpressTraceOptions extends IncomingOptions<Request> {
+  /** Requests to leave untraced (health checks): no span, the chain runs untouched. */
+  ignore?: (req: Request) => boolean;
+  /** The span name, called when the response ends; default `{method} {route}`, or `{method}`. */
+  spanName?: (req: Request) => string;
+  /** Called once the span has started, to add attributes. */
+  requestHook?: (span: Span, req: Request) => void;
+  /** Called when the response ends, before the span ends. */
+  responseHook?: (span: Span, req: Request, res: Response) => void;
+  /** Adds `Server-Timing: traceparent;desc="00-<trace-id>-<span-id>-<flags>"` to responses. Default false. */
+  responseHeader?: boolean;
+}
+
+const STATE = Symbol('tracewire.express');
+
+type TracedResponse = ServerResponse & { [STATE]?: RequestTrace };
+
+/** One traced request: the span, and what the end of the response needs. */
+class RequestTrace {
+  /** The error last seen by {@link traceErrors}, for `error.type` of a 5xx. */
+  error: unknown = undefined;
+
+  constructor(
+    readonly tracing: ExpressTracing,
+    readonly scope: SpanScope,
+    readonly req: Request,
+    /** Set when the span is OpenTelemetry http instrumentation's: enriched, not ended, here. */
+    readonly http: HttpServerMetadata | undefined,
+  ) {}
+}
+
+/** A factory's options, resolved once, and the per-request work. */
+class ExpressTracing {
+  readonly #spans: IncomingSpans<Request, HeaderRecord>;
+  readonly #spanName: ((req: Request) => string) | undefined;
+  readonly #requestHook: ((span: Span, req: Request) => void) | undefined;
+  readonly #responseHook: ((span: Span, req: Request, res: Response) => void) | undefined;
+  readonly #responseHeader: boolean;
+
+  constructor(options: ExpressTraceOptions) {
+    const { ignore, spanName, requestHook, responseHook, responseHeader = false, ...incoming } = options;
+    checkFunction(ignore, 'ignore');
+    checkFunction(spanName, 'spanName');
+    checkFunction(requestHook, 'requestHook');
+    checkFunction(responseHook, 'responseHook');
+    if (typeof responseHeader !== 'boolean') {
+      throw new TypeError(`${PACKAGE}: responseHeader must be a boolean, got ${typeof responseHeader}`);
+    }
+    this.#spans = createIncomingSpans<Request, HeaderRecord>(
+      incoming,
+      { packageName: PACKAGE, version: VERSION },
+      SpanKind.SERVER,
+      headerGetter,
+    );
+    this.#spanName = spanName;
+    this.#requestHook = requestHook;
+    this.#responseHook = responseHook;
+    this.#responseHeader = responseHeader;
+  }
+
+  /** Starts the request's span (or adopts instrumentation-http's) and watches the response. */
+  begin(req: Request, res: TracedResponse): RequestTrace {
+    const active = context.active();
+    const http = httpServerSpan(active);
+    const scope =
+      http === undefined
+        ? this.#spans.start(
+            req,
+            req.headers as HeaderRecord,
+            nameMethod(req.method),
+            requestAttributes(req, req.originalUrl ?? req.url ?? '/'),
+          )
+        : new SpanScope(http.span, active);
+    const trace = new RequestTrace(this, scope, req, http);
+    res[STATE] = trace;
+    // Prepended: instrumentation-http ends its span in its own 'close' listener, after this one.
+    res.prependListener('close', onResponseClose);
+    if (this.#requestHook !== undefined) {
+      try {
+        this.#requestHook(scope.span, req);
+      } catch (error) {
+        reportOnce(`${PACKAGE}: requestHook threw`, error);
+      }
+    }
+    if (this.#responseHeader) addServerTiming(res, serverTimingEntry(scope.span.spanContext()));
+    return trace;
+  }
+
+  /** Names the span after the matched route, sets the outcome and ends it. */
+  finish(trace: RequestTrace, res: ServerResponse): void {
+    const { scope, req, http } = trace;
+    if (scope.ended) return;
+    try {
+      const span = scope.span;
+      const route = routeTemplate(req);
+      if (route !== undefined) {
+        span.setAttribute(ATTR_HTTP_ROUTE, route);
+        if (http !== undefined) http.route = route;
+      }
+      const name = this.#name(req, route);
+      if (name !== undefined) span.updateName(name);
+      const status = res.statusCode;
+      if (http === undefined && res.headersSent) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (!res.writableFinished) {
+        scope.failWith('aborted', 'the connection closed before the response was sent');
+      } else if (status >= 500) {
+        const error = trace.error;
+        if (error === undefined) scope.failWith(String(status));
+        else scope.failWith(errorType(error), error instanceof Error ? error.message : undefined);
+      }
+      if (this.#responseHook !== undefined) {
+        try {
+          this.#responseHook(span, req, res as Response);
+        } catch (error) {
+          reportOnce(`${PACKAGE}: responseHook threw`, error);
+        }
+      }
+    } catch (error) {
+      reportOnce(`${PACKAGE}: could not complete a request span`, error);
+    }
+    if (http === undefined) scope.end();
+  }
+
+  #name(req: Request, route: string | undefined): string | undefined {
+    if (this.#spanName !== undefined) {
+      try {
+        const name = this.#spanName(req);
+        if (typeof name === 'string' && name !== '') return name;
+        reportOnce(`${PACKAGE}: spanName returned no name; using the default`);
+      } catch (error) {
+        reportOnce(`${PACKAGE}: spanName threw; using the default`, error);
+      }
+    }
+    return route === undefined ? undefined : `${nameMethod(req.method)} ${route}`;
+  }
+}
+
+function onResponseClose(this: TracedResponse): void {
+  const trace = this[STATE];
+  if (trace !== undefined) trace.tracing.finish(trace, this);
+}
+
+function checkFunction(value: unknown, name: string): void {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new TypeError(`${PACKAGE}: ${name} must be a function, got ${typeof value}`);
+  }
+}
+
+/**
+ * Express middleware (Express 4 and 5) that continues the caller's W3C trace context and wraps
+ * the rest of the request in a SERVER span named `{method} {route}`. Register it first.
+ */
+export function traceContext(options: ExpressTraceOptions = {}): RequestHandler {
+  const tracing = new ExpressTracing(options);
+  const ignore = options.ignore;
+  return function traceContext(req, res, next): void {
+    const traced = res as TracedResponse;
+    // Already traced by an earlier traceContext(): one span per request.
+    if (traced[STATE] !== undefined || (ignore !== undefined && isIgnored(ignore, req))) {
+      next();
+      return;
+    }
+    let trace: RequestTrace;
+    try {
+      trace = tracing.begin(req, traced);
+    } catch (error) {
+      reportOnce(`${PACKAGE}: could not start a request span`, error);
+      next();
+      return;
+    }
+    if (trace.http === undefined) trace.scope.run(next);
+    else next();
+  };
+}
+
+function isIgnored(ignore: (req: Request) => boolean, req: Request): boolean {
+  try {
+    return ignore(req) === true;
+  } catch (error) {
+    reportOnce(`${PACKAGE}: ignore threw; tracing the request`, error);
+    return false;
+  }
+}
+
+/**
+ * Optional error middleware, registered after the routes: records the error on the request's
+ * span, so a 5xx reports the exception class as `error.type`. Passes the error on unchanged.
+ */
+export function traceErrors(): ErrorRequestHandler {
+  return function traceErrors(error, _req, res, next): void {
+    const trace = (res as TracedResponse)[STATE];
+    if (trace !== undefined && trace.error !== error && !trace.scope.ended) {
+      trace.error = error;
+      try {
+        trace.scope.span.recordException(error instanceof Error ? error : String(error));
+      } catch (failure) {
+        reportOnce(`${PACKAGE}: could not record an error`, failure);
+      }
+    }
+    next(error);
+  };
+}
+
+export { VERSION } from './version.js';
