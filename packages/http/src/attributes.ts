@@ -65,12 +65,19 @@ export function describeRequest(
 function parseUrl(url: string | URL | undefined): URL | undefined {
   if (url instanceof URL) return url;
   if (typeof url !== 'string') return undefined;
-  return URL.canParse(url) ? new URL(url) : undefined;
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The URL without credentials (`REDACTED:REDACTED@`) or signature query values. */
 function redactUrl(url: URL): string {
-  const hasSecret = url.search !== '' && SECRET_QUERY_KEYS.some((key) => url.searchParams.has(key));
+  const search = url.search;
+  // A substring test first: `searchParams` is costly to build on every request.
+  const hasSecret =
+    search !== '' && SECRET_QUERY_KEYS.some((key) => search.includes(key) && url.searchParams.has(key));
   if (!url.username && !url.password && !hasSecret) return url.href;
   const copy = new URL(url.href);
   if (copy.username || copy.password) {
