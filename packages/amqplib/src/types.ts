@@ -18,10 +18,20 @@ export interface AmqpMessage {
     messageCount?: number;
   };
   properties: {
-    headers?: AmqpHeaders | undefined;
-    messageId?: unknown;
-    correlationId?: unknown;
-    [property: string]: unknown;
+    headers: AmqpHeaders | undefined;
+    contentType: unknown;
+    contentEncoding: unknown;
+    deliveryMode: unknown;
+    priority: unknown;
+    correlationId: unknown;
+    replyTo: unknown;
+    expiration: unknown;
+    messageId: unknown;
+    timestamp: unknown;
+    type: unknown;
+    userId: unknown;
+    appId: unknown;
+    clusterId: unknown;
   };
 }
 

@@ -17,6 +17,8 @@ export interface Broker {
   confirmChannel(): Promise<ConfirmChannel>;
   /** Ready messages in `queue` (unacked ones do not count). */
   messageCount(queue: string): Promise<number>;
+  /** Closes the channels this test opened (unacked messages go back to their queues). */
+  cleanupChannels(): Promise<void>;
   cleanup(): Promise<void>;
   close(): Promise<void>;
 }
@@ -35,6 +37,11 @@ export async function openBroker(): Promise<Broker> {
     // A test may provoke a channel error on purpose; never let it crash the run.
     channel.on('error', () => {});
     return channel;
+  };
+
+  const cleanupChannels = async (): Promise<void> => {
+    for (const channel of channels) await channel.close().catch(() => {});
+    channels.clear();
   };
 
   return {
@@ -63,9 +70,9 @@ export async function openBroker(): Promise<Broker> {
     async messageCount(queue) {
       return (await admin.checkQueue(queue)).messageCount;
     },
+    cleanupChannels,
     async cleanup() {
-      for (const channel of channels) await channel.close().catch(() => {});
-      channels.clear();
+      await cleanupChannels();
       for (const queue of queues) await admin.deleteQueue(queue).catch(() => {});
       queues.clear();
       for (const exchange of exchanges) await admin.deleteExchange(exchange).catch(() => {});
