@@ -62,7 +62,7 @@ async function startExpress({ port, host, callAll }) {
 
 async function startFastify({ port, host, callAll }) {
   const { default: Fastify } = await import('fastify');
-  const { default: traceContext } = await import('@tracewire/fastify');
+  const { traceContext } = await import('@tracewire/fastify');
   const app = Fastify();
   await app.register(traceContext);
   app.post('/test', async (request) => ({ results: await callAll(request.body) }));
