@@ -1,0 +1,112 @@
+import type { IncomingMessage } from 'node:http';
+import type { Attributes } from '@opentelemetry/api';
+
+// Attribute names as @opentelemetry/semantic-conventions exports them (stable HTTP conventions).
+export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+export const ATTR_HTTP_REQUEST_METHOD_ORIGINAL = 'http.request.method_original';
+export const ATTR_HTTP_ROUTE = 'http.route';
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+export const ATTR_URL_PATH = 'url.path';
+export const ATTR_URL_QUERY = 'url.query';
+export const ATTR_URL_SCHEME = 'url.scheme';
+export const ATTR_SERVER_ADDRESS = 'server.address';
+export const ATTR_SERVER_PORT = 'server.port';
+export const ATTR_CLIENT_ADDRESS = 'client.address';
+export const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original';
+export const ATTR_NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'CONNECT',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PUT',
+  'TRACE',
+]);
+
+/** The method as the span name shows it: `HTTP` for methods the conventions do not know. */
+export function nameMethod(method: string | undefined): string {
+  return method !== undefined && KNOWN_METHODS.has(method) ? method : 'HTTP';
+}
+
+/**
+ * The request attributes of an HTTP SERVER span (kept in step with @tracewire/express's copy), in one object of a fixed shape (absent values
+ * are `undefined`, which the API allows and SDKs skip).
+ */
+export function requestAttributes(req: IncomingMessage, url: string, route: string | undefined): Attributes {
+  const method = req.method ?? 'GET';
+  const known = KNOWN_METHODS.has(method);
+  const headers = req.headers;
+  const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
+  const secure = socket?.encrypted === true;
+  const queryAt = url.indexOf('?');
+  const host = headers.host;
+  const portAt = host === undefined ? -1 : hostPortSeparator(host);
+  return {
+    [ATTR_HTTP_REQUEST_METHOD]: known ? method : '_OTHER',
+    [ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: known ? undefined : method,
+    [ATTR_URL_PATH]: queryAt === -1 ? url : url.slice(0, queryAt),
+    [ATTR_URL_QUERY]:
+      queryAt === -1 || queryAt === url.length - 1 ? undefined : redactQuery(url.slice(queryAt + 1)),
+    [ATTR_URL_SCHEME]: secure ? 'https' : 'http',
+    [ATTR_HTTP_ROUTE]: route,
+    [ATTR_SERVER_ADDRESS]:
+      host === undefined || host === '' ? undefined : portAt === -1 ? host : host.slice(0, portAt),
+    [ATTR_SERVER_PORT]:
+      host === undefined || host === ''
+        ? undefined
+        : portAt === -1
+          ? secure
+            ? 443
+            : 80
+          : port(host, portAt),
+    [ATTR_CLIENT_ADDRESS]: socket?.remoteAddress,
+    [ATTR_USER_AGENT_ORIGINAL]: headers['user-agent'],
+    [ATTR_NETWORK_PROTOCOL_VERSION]: req.httpVersion === '2.0' ? '2' : req.httpVersion,
+  };
+}
+
+/** Where `:port` starts in a Host header, or -1; an IPv6 literal keeps its brackets. */
+function hostPortSeparator(host: string): number {
+  const colon = host.lastIndexOf(':');
+  if (colon === -1) return -1;
+  const bracket = host.lastIndexOf(']');
+  return bracket > colon ? -1 : colon;
+}
+
+function port(host: string, colon: number): number | undefined {
+  const digits = host.length - colon - 1;
+  if (digits < 1 || digits > 5) return undefined;
+  let value = 0;
+  for (let i = colon + 1; i < host.length; i++) {
+    const code = host.charCodeAt(i) - 48;
+    if (code < 0 || code > 9) return undefined;
+    value = value * 10 + code;
+  }
+  return value <= 65535 ? value : undefined;
+}
+
+// The query parameters the conventions list as credentials to redact by default.
+const REDACTED = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature'];
+
+/** Replaces the values of credential-bearing query parameters with `REDACTED`. */
+function redactQuery(query: string): string {
+  let hit = false;
+  for (const name of REDACTED) {
+    if (query.includes(name)) {
+      hit = true;
+      break;
+    }
+  }
+  if (!hit) return query;
+  return query
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return eq !== -1 && REDACTED.includes(pair.slice(0, eq)) ? `${pair.slice(0, eq)}=REDACTED` : pair;
+    })
+    .join('&');
+}

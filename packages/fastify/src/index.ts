@@ -1,0 +1,304 @@
+import { type Span, type SpanContext, SpanKind, TraceFlags, context } from '@opentelemetry/api';
+import {
+  type HeaderRecord,
+  type IncomingOptions,
+  type IncomingSpans,
+  SpanScope,
+  createIncomingSpans,
+  errorType,
+  headerGetter,
+  reportOnce,
+} from '@tracewire/core';
+import type {
+  FastifyError,
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+} from 'fastify';
+import fp from 'fastify-plugin';
+import {
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  nameMethod,
+  requestAttributes,
+} from './attributes.js';
+import { type HttpServerMetadata, httpServerSpan } from './http-instrumentation.js';
+import { VERSION } from './version.js';
+
+const PACKAGE = '@tracewire/fastify';
+
+/** Options of the {@link traceContext} plugin. */
+export interface FastifyTraceOptions extends IncomingOptions<FastifyRequest> {
+  /** Requests to leave untraced (health checks): no span, the request runs untouched. */
+  ignore?: (request: FastifyRequest) => boolean;
+  /** The span name; default `{method} {route}`, or `{method}` when no route matched. */
+  spanName?: (request: FastifyRequest) => string;
+  /** Called once the span has started, to add attributes. */
+  requestHook?: (span: Span, request: FastifyRequest) => void;
+  /** Called when the response has been sent, before the span ends. */
+  responseHook?: (span: Span, request: FastifyRequest, reply: FastifyReply) => void;
+  /** Adds `Server-Timing: traceparent;desc="00-<trace-id>-<span-id>-<flags>"` to responses. Default false. */
+  responseHeader?: boolean;
+}
+
+const TRACE = Symbol('tracewire.fastify');
+
+type TracedRequest = FastifyRequest & { [TRACE]: RequestTrace | null };
+
+/** One traced request: the span, and what the end of the response needs. */
+class RequestTrace {
+  /** The error fastify reported through onError, for `error.type` of a 5xx. */
+  error: unknown = undefined;
+
+  constructor(
+    readonly scope: SpanScope,
+    /** Set when the span is OpenTelemetry http instrumentation's: enriched, not ended, here. */
+    readonly http: HttpServerMetadata | undefined,
+  ) {}
+}
+
+/** The registration's options, resolved once, and the per-request work. */
+class FastifyTracing {
+  readonly ignore: ((request: FastifyRequest) => boolean) | undefined;
+  readonly responseHeader: boolean;
+  readonly #spans: IncomingSpans<FastifyRequest, HeaderRecord>;
+  readonly #spanName: ((request: FastifyRequest) => string) | undefined;
+  readonly #requestHook: ((span: Span, request: FastifyRequest) => void) | undefined;
+  readonly #responseHook: ((span: Span, request: FastifyRequest, reply: FastifyReply) => void) | undefined;
+
+  constructor(options: FastifyTraceOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`${PACKAGE}: options must be an object, got ${String(options)}`);
+    }
+    const { ignore, spanName, requestHook, responseHook, responseHeader = false, ...incoming } = options;
+    checkFunction(ignore, 'ignore');
+    checkFunction(spanName, 'spanName');
+    checkFunction(requestHook, 'requestHook');
+    checkFunction(responseHook, 'responseHook');
+    if (typeof responseHeader !== 'boolean') {
+      throw new TypeError(`${PACKAGE}: responseHeader must be a boolean, got ${typeof responseHeader}`);
+    }
+    this.#spans = createIncomingSpans<FastifyRequest, HeaderRecord>(
+      incoming,
+      { packageName: PACKAGE, version: VERSION },
+      SpanKind.SERVER,
+      headerGetter,
+    );
+    this.ignore = ignore;
+    this.responseHeader = responseHeader;
+    this.#spanName = spanName;
+    this.#requestHook = requestHook;
+    this.#responseHook = responseHook;
+  }
+
+  /** Starts the request's span (or adopts instrumentation-http's, named after the route). */
+  begin(request: TracedRequest): RequestTrace {
+    const active = context.active();
+    const http = httpServerSpan(active);
+    const route = request.routeOptions.url;
+    const name = this.#name(request, route);
+    let scope: SpanScope;
+    if (http === undefined) {
+      const raw = request.raw;
+      scope = this.#spans.start(
+        request,
+        raw.headers as HeaderRecord,
+        name,
+        requestAttributes(raw, raw.url ?? '/', route),
+      );
+    } else {
+      scope = new SpanScope(http.span, active);
+      if (route !== undefined) {
+        // instrumentation-http names its span `{method} {route}` from this when the response ends.
+        http.route = route;
+        scope.span.setAttribute(ATTR_HTTP_ROUTE, route);
+      }
+      scope.span.updateName(name);
+    }
+    const trace = new RequestTrace(scope, http);
+    request[TRACE] = trace;
+    if (this.#requestHook !== undefined) {
+      try {
+        this.#requestHook(scope.span, request);
+      } catch (error) {
+        reportOnce(`${PACKAGE}: requestHook threw`, error);
+      }
+    }
+    return trace;
+  }
+
+  /** Sets the outcome of a sent response and ends the span. */
+  finish(trace: RequestTrace, request: FastifyRequest, reply: FastifyReply): void {
+    const { scope, http } = trace;
+    if (scope.ended) return;
+    try {
+      const status = reply.statusCode;
+      if (http === undefined) scope.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (status >= 500) {
+        const error = trace.error;
+        if (error === undefined) {
+          scope.failWith(String(status));
+        } else {
+          scope.span.recordException(error instanceof Error ? error : String(error));
+          scope.failWith(errorType(error), error instanceof Error ? error.message : undefined);
+        }
+      }
+      this.#respond(scope.span, request, reply);
+    } catch (error) {
+      reportOnce(`${PACKAGE}: could not complete a request span`, error);
+    }
+    if (http === undefined) scope.end();
+  }
+
+  /** Ends the span of a request that never got its response: the client left, or it timed out. */
+  cut(trace: RequestTrace, request: FastifyRequest, reply: FastifyReply | undefined, type: string): void {
+    const { scope, http } = trace;
+    if (scope.ended) return;
+    scope.failWith(
+      type,
+      type === 'aborted'
+        ? 'the client closed the connection before the response was sent'
+        : 'the connection timed out before the response was sent',
+    );
+    if (reply !== undefined) this.#respond(scope.span, request, reply);
+    if (http === undefined) scope.end();
+  }
+
+  #respond(span: Span, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.#responseHook === undefined) return;
+    try {
+      this.#responseHook(span, request, reply);
+    } catch (error) {
+      reportOnce(`${PACKAGE}: responseHook threw`, error);
+    }
+  }
+
+  #name(request: FastifyRequest, route: string | undefined): string {
+    if (this.#spanName !== undefined) {
+      try {
+        const name = this.#spanName(request);
+        if (typeof name === 'string' && name !== '') return name;
+        reportOnce(`${PACKAGE}: spanName returned no name; using the default`);
+      } catch (error) {
+        reportOnce(`${PACKAGE}: spanName threw; using the default`, error);
+      }
+    }
+    const method = nameMethod(request.method);
+    return route === undefined ? method : `${method} ${route}`;
+  }
+}
+
+function checkFunction(value: unknown, name: string): void {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new TypeError(`${PACKAGE}: ${name} must be a function, got ${typeof value}`);
+  }
+}
+
+function isIgnored(ignore: (request: FastifyRequest) => boolean, request: FastifyRequest): boolean {
+  try {
+    return ignore(request) === true;
+  } catch (error) {
+    reportOnce(`${PACKAGE}: ignore threw; tracing the request`, error);
+    return false;
+  }
+}
+
+/** The `Server-Timing` entry naming the server span, in the form browser RUM agents read. */
+function serverTimingEntry(spanContext: SpanContext): string {
+  const flags = spanContext.traceFlags & TraceFlags.SAMPLED ? '01' : '00';
+  return `traceparent;desc="00-${spanContext.traceId}-${spanContext.spanId}-${flags}"`;
+}
+
+function combine(existing: unknown, entry: string): string {
+  if (existing === undefined || existing === null || existing === '') return entry;
+  const text = Array.isArray(existing) ? existing.join(', ') : String(existing);
+  return text.trim() === '' ? entry : `${text}, ${entry}`;
+}
+
+const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function traceContextPlugin(
+  fastify,
+  options,
+  done,
+) {
+  let tracing: FastifyTracing;
+  try {
+    tracing = new FastifyTracing(options);
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  const ignore = tracing.ignore;
+  // Registered twice (say in two encapsulated scopes): one decorator, and one span per request.
+  if (!fastify.hasRequestDecorator(TRACE)) fastify.decorateRequest(TRACE, null);
+
+  // Callback hooks: no promise per request. The rest of the lifecycle (later hooks, body parsing,
+  // the handler, async or not) runs from `done`, so running `done` inside the span's context
+  // makes the span active there; Node's async context carries it across awaits.
+  fastify.addHook('onRequest', function startSpan(request, _reply, next: HookHandlerDoneFunction) {
+    const traced = request as TracedRequest;
+    if (traced[TRACE] !== null || (ignore !== undefined && isIgnored(ignore, request))) {
+      next();
+      return;
+    }
+    let trace: RequestTrace;
+    try {
+      trace = tracing.begin(traced);
+    } catch (error) {
+      reportOnce(`${PACKAGE}: could not start a request span`, error);
+      next();
+      return;
+    }
+    if (trace.http === undefined) trace.scope.run(next);
+    else next();
+  });
+
+  fastify.addHook('onError', function recordError(request, _reply, error: FastifyError, next) {
+    const trace = (request as TracedRequest)[TRACE];
+    if (trace !== null) trace.error = error;
+    next();
+  });
+
+  fastify.addHook('onResponse', function endSpan(request, reply, next) {
+    const trace = (request as TracedRequest)[TRACE];
+    if (trace !== null) tracing.finish(trace, request, reply);
+    next();
+  });
+
+  fastify.addHook('onRequestAbort', function abortSpan(request, next) {
+    const trace = (request as TracedRequest)[TRACE];
+    if (trace !== null) tracing.cut(trace, request, undefined, 'aborted');
+    next();
+  });
+
+  fastify.addHook('onTimeout', function timeoutSpan(request, reply, next) {
+    const trace = (request as TracedRequest)[TRACE];
+    if (trace !== null) tracing.cut(trace, request, reply, 'timeout');
+    next();
+  });
+
+  if (tracing.responseHeader) {
+    fastify.addHook('onSend', function addServerTiming(request, reply, payload, next) {
+      const trace = (request as TracedRequest)[TRACE];
+      if (trace !== null) {
+        try {
+          const entry = serverTimingEntry(trace.scope.span.spanContext());
+          reply.header('server-timing', combine(reply.getHeader('server-timing'), entry));
+        } catch (error) {
+          reportOnce(`${PACKAGE}: could not add the Server-Timing response header`, error);
+        }
+      }
+      next(null, payload);
+    });
+  }
+  done();
+};
+
+/**
+ * Fastify plugin that continues the caller's W3C trace context and wraps each request in a
+ * SERVER span named `{method} {route}`, active in hooks and handlers.
+ */
+export const traceContext = fp(traceContextPlugin, { fastify: '5.x', name: PACKAGE });
+
+export default traceContext;
+export { VERSION } from './version.js';
