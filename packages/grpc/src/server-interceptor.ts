@@ -46,8 +46,12 @@ type PartialStatus = Parameters<ServerInterceptingCall['sendStatus']>[0];
 
 const START_FAILED = '@tracewire/grpc: could not start a server span; the call is served untraced';
 const END_FAILED = '@tracewire/grpc: could not record a server status';
-/** A client's own deadline cancels a moment before the server's timer fires; count that as the deadline. */
-const DEADLINE_SLACK_MS = 10;
+/**
+ * A client cancels at its own deadline, which the server sees up to a few scheduling delays
+ * before its copy of that deadline (taken when the headers were processed): a cancel this close
+ * to the deadline is counted as the deadline.
+ */
+const DEADLINE_SLACK_MS = 50;
 
 /**
  * A grpc-js server interceptor (`new Server({ interceptors: [serverInterceptor()] })`): each

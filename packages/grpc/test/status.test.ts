@@ -1,4 +1,4 @@
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { ServerInterceptingCall, type ServerInterceptor, status as grpcStatus } from '@grpc/grpc-js';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ATTR_ERROR_TYPE, ATTR_RPC_STATUS_CODE } from '@opentelemetry/semantic-conventions';
@@ -12,6 +12,7 @@ import {
   type EchoRequest,
   type EchoServer,
   METHOD_OF,
+  Metadata,
   callEcho,
   echoClient,
   sleep,
@@ -140,6 +141,20 @@ describe.each(CALL_TYPES)('%s call', (type) => {
     expectStatus(spans.server, 'DEADLINE_EXCEEDED', true, 'server');
   });
 
+  it("past the server's own deadline (grpc-timeout from a client with none) is DEADLINE_EXCEEDED on both", async () => {
+    const started = servers.nextHandler();
+    const metadata = new Metadata();
+    metadata.set('grpc-timeout', '150m');
+    const outcome = await callEcho(client, type, [{ text: 'slow', delayMs: 10_000 }], { metadata });
+    expect(outcome.error?.code).toBe(grpcStatus.DEADLINE_EXCEEDED);
+    const handler = await started;
+    await handler.done;
+    await sleep(50);
+    const spans = await bothSpans(type);
+    expectStatus(spans.client, 'DEADLINE_EXCEEDED', true, 'client');
+    expectStatus(spans.server, 'DEADLINE_EXCEEDED', true, 'server');
+  });
+
   it('cancelled by the client ends one span per side: CANCELLED, an error only on the client', async () => {
     const started = servers.nextHandler();
     let cancel = (): void => {};
@@ -157,5 +172,38 @@ describe.each(CALL_TYPES)('%s call', (type) => {
     const spans = await bothSpans(type);
     expectStatus(spans.client, 'CANCELLED', true, 'client');
     expectStatus(spans.server, 'CANCELLED', false, 'server');
+  });
+});
+
+describe('with another server interceptor after it', () => {
+  // An auth check that rejects every call before the handler runs.
+  const rejectAll: ServerInterceptor = (_method, call) =>
+    new ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(_metadata, _next) {
+            call.sendStatus({ code: grpcStatus.UNAUTHENTICATED, details: 'no token' });
+          },
+        });
+      },
+    });
+  let guarded: EchoServer;
+  let guardedClient: EchoClient;
+  beforeAll(async () => {
+    guarded = await startServers([serverInterceptor(), rejectAll]);
+    guardedClient = echoClient(guarded.target, { interceptors: [clientInterceptor()] });
+  });
+  afterAll(async () => {
+    guardedClient.close();
+    await guarded.close();
+  });
+
+  it('records the status that interceptor sends', async () => {
+    const outcome = await callEcho(guardedClient, 'unary', [{ text: 'x' }]);
+    expect(outcome.error?.code).toBe(grpcStatus.UNAUTHENTICATED);
+    expect(guarded.handled).toHaveLength(0);
+    const spans = await bothSpans('unary');
+    expectStatus(spans.client, 'UNAUTHENTICATED', true, 'client');
+    expectStatus(spans.server, 'UNAUTHENTICATED', false, 'server');
   });
 });
