@@ -116,11 +116,13 @@ class TracedServerCall extends ServerInterceptingCall {
     try {
       const call = this.#call;
       const name = methodName(this.#path);
+      // Optional calls: not every grpc-js 1.x release has both on the intercepting call.
       const peer = call.getConnectionInfo?.();
+      const host = call.getHost?.();
       const attributes: Attributes = {
         [ATTR_RPC_SYSTEM_NAME]: RPC_SYSTEM_NAME_VALUE_GRPC,
         [ATTR_RPC_METHOD]: name,
-        ...this.#hostAttributes(call.getHost()),
+        ...(host ? this.#hostAttributes(host) : undefined),
       };
       if (peer?.remoteAddress) attributes[ATTR_NETWORK_PEER_ADDRESS] = peer.remoteAddress;
       if (peer?.remotePort) attributes[ATTR_NETWORK_PEER_PORT] = peer.remotePort;
