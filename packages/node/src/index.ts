@@ -16,6 +16,6 @@ export type {
   ReadableSpanLike,
 } from './normalised-span.js';
 export { normaliseReadableSpan } from './normalised-span.js';
-export type { OtlpReceiver, OtlpReceiverOptions, SpanCondition } from './otlp-receiver.js';
+export type { OtlpReceiver, OtlpReceiverOptions, ReceivedRequest, SpanCondition } from './otlp-receiver.js';
 export { startOtlpReceiver } from './otlp-receiver.js';
 export { VERSION } from './version.js';

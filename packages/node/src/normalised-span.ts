@@ -66,7 +66,7 @@ export interface ReadableSpanLike {
     attributes?: Readonly<Record<string, unknown>>;
   }[];
   readonly links?: readonly {
-    context: { traceId: string; spanId: string };
+    context: { traceId: string; spanId: string; traceState?: { serialize(): string } };
     attributes?: Readonly<Record<string, unknown>>;
   }[];
   readonly resource?: { readonly attributes: Readonly<Record<string, unknown>> };
@@ -128,11 +128,16 @@ export function normaliseReadableSpan(span: ReadableSpanLike): NormalisedSpan {
       timeUnixNano: hrTimeToNanos(event.time),
       attributes: normaliseAttributes(event.attributes),
     })),
-    links: (span.links ?? []).map((link) => ({
-      traceId: link.context.traceId,
-      spanId: link.context.spanId,
-      attributes: normaliseAttributes(link.attributes),
-    })),
+    links: (span.links ?? []).map((link) => {
+      const normalisedLink: NormalisedLink = {
+        traceId: link.context.traceId,
+        spanId: link.context.spanId,
+        attributes: normaliseAttributes(link.attributes),
+      };
+      const linkState = link.context.traceState?.serialize();
+      if (linkState) normalisedLink.traceState = linkState;
+      return normalisedLink;
+    }),
     resourceAttributes,
   };
   if (span.parentSpanContext?.spanId) normalised.parentSpanId = span.parentSpanContext.spanId;

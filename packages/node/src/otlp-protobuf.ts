@@ -34,7 +34,7 @@ function anyValue(reader: ProtoReader, depth: number): NormalisedValue {
     else if (field === 4 && wire === WIRE_I64) value = reader.double();
     else if (field === 5 && wire === WIRE_LEN) value = arrayValue(reader.message(), depth + 1);
     else if (field === 6 && wire === WIRE_LEN) value = keyValues(reader.message(), depth + 1);
-    else if (field === 7 && wire === WIRE_LEN) value = reader.bytes().slice();
+    else if (field === 7 && wire === WIRE_LEN) value = new Uint8Array(reader.bytes());
     else return false;
     return true;
   });

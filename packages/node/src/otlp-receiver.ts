@@ -17,12 +17,23 @@ export interface OtlpReceiverOptions {
 
 export type SpanCondition = number | ((spans: NormalisedSpan[]) => boolean);
 
+/** How one accepted export request came in. */
+export interface ReceivedRequest {
+  /** `application/json` or `application/x-protobuf`. */
+  contentType: string;
+  /** `identity`, `gzip` or `deflate`. */
+  contentEncoding: string;
+  spanCount: number;
+}
+
 export interface OtlpReceiver {
   /** Where to send OTLP/HTTP traces: `http://host:port/v1/traces`. */
   url: string;
   port: number;
   /** Every span received so far, in arrival order. */
   spans(): NormalisedSpan[];
+  /** The accepted export requests, in arrival order. */
+  requests(): ReceivedRequest[];
   /** Received spans grouped by trace id. */
   traces(): Map<string, NormalisedSpan[]>;
   /**
@@ -54,24 +65,21 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // An oversized body is still read to its end (and dropped), so the client gets the 413.
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(new HttpError(413, 'request body too large'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
     });
-    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('end', () =>
+      size > limit ? reject(new HttpError(413, 'request body too large')) : resolve(Buffer.concat(chunks)),
+    );
     request.on('error', reject);
   });
 }
 
-async function decompress(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
-  const name = (encoding ?? 'identity').trim().toLowerCase();
+async function decompress(body: Buffer, name: string, limit: number): Promise<Buffer> {
   try {
-    if (name === 'identity' || name === '') return body;
+    if (name === 'identity') return body;
     if (name === 'gzip') return await gunzipAsync(body, { maxOutputLength: limit });
     if (name === 'deflate') return await inflateAsync(body, { maxOutputLength: limit });
   } catch (error) {
@@ -96,6 +104,7 @@ function decode(body: Buffer, mediaType: string): NormalisedSpan[] {
 export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
   const { port = 0, host = '127.0.0.1', maxBodyBytes = 64 * 1024 * 1024 } = options;
   let received: NormalisedSpan[] = [];
+  let requests: ReceivedRequest[] = [];
   const waiters = new Set<() => void>();
 
   const ingest = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -110,8 +119,10 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
       throw new HttpError(415, `unsupported Content-Type: ${mediaType || '(none)'}`);
     }
     const raw = await readBody(request, maxBodyBytes);
-    const spans = decode(await decompress(raw, request.headers['content-encoding'], maxBodyBytes), mediaType);
+    const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase() || 'identity';
+    const spans = decode(await decompress(raw, encoding, maxBodyBytes), mediaType);
     received = received.concat(spans);
+    requests.push({ contentType: mediaType, contentEncoding: encoding, spanCount: spans.length });
     for (const wake of [...waiters]) wake();
     // An empty ExportTraceServiceResponse, in the request's encoding.
     response.writeHead(200, { 'Content-Type': mediaType });
@@ -140,6 +151,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     url: `http://${urlHost}:${address.port}${TRACES_PATH}`,
     port: address.port,
     spans: () => [...received],
+    requests: () => [...requests],
     traces() {
       const byTrace = new Map<string, NormalisedSpan[]>();
       for (const span of received) {
@@ -182,6 +194,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     },
     clear() {
       received = [];
+      requests = [];
     },
     close() {
       return new Promise((resolve, reject) => {

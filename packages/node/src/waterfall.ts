@@ -163,6 +163,7 @@ function arrange(rows: Row[]): Entry[] {
 
 function layout(width: number, entries: Entry[]): Layout {
   const widest = (values: number[], floor: number): number => Math.max(floor, ...values);
+  let kind = KIND_WIDTH;
   let service = Math.min(
     widest(
       entries.map((entry) => length(entry.row.service)),
@@ -170,12 +171,12 @@ function layout(width: number, entries: Entry[]): Layout {
     ),
     16,
   );
-  let kind = KIND_WIDTH;
-  const gaps = (): number => (kind > 0 ? 4 : 3);
-  // Narrow terminals: drop the kind column, then shorten service names, before starving the bars.
-  if (width - service - kind - DURATION_WIDTH - gaps() < 28) kind = 0;
-  if (width - service - kind - DURATION_WIDTH - gaps() < 20) service = Math.max(4, service - 3);
-  const rest = width - service - kind - DURATION_WIDTH - gaps();
+  const others = (): number => kind + DURATION_WIDTH + (kind > 0 ? 4 : 3);
+  // Narrow terminals: drop the kind column, then shorten service names (down to 4 columns) so
+  // that names and bars keep at least 20 columns between them.
+  if (width - service - others() < 28) kind = 0;
+  service = Math.max(4, Math.min(service, width - others() - 20));
+  const rest = width - service - others();
   // Names get what they need, up to half of what is left; the bars get the rest.
   const wanted = widest(
     entries.map((entry) => length(nameCell(entry))),
