@@ -56,13 +56,19 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
     SpanKind.CONSUMER,
     kafkaHeaderGetter,
   );
-  const base: Attributes = Object.freeze({
-    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
-    [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
-    [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
-    [ATTR_MESSAGING_OPERATION_NAME]: 'process',
-    ...(groupId ? { [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: groupId } : {}),
-  });
+  // Literals, not spreads of shared defaults: V8 builds them several times faster.
+  const attributes = (topic: string, partition: number): Attributes => {
+    const record: Attributes = {
+      [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
+      [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
+      [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+      [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+      [ATTR_MESSAGING_DESTINATION_NAME]: topic,
+      [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(partition),
+    };
+    if (groupId) record[ATTR_MESSAGING_CONSUMER_GROUP_NAME] = groupId;
+    return record;
+  };
 
   return {
     message(consumed, links) {
@@ -72,7 +78,7 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
           consumed,
           message?.headers,
           `process ${topic}`,
-          messageAttributes(base, topic, partition, message),
+          addMessageAttributes(attributes(topic, partition), message),
           links,
         );
       } catch (error) {
@@ -87,13 +93,9 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
           const link = incoming.link({ topic, partition, message }, message?.headers);
           if (link) links.push(link);
         }
-        const attributes: Attributes = {
-          ...base,
-          [ATTR_MESSAGING_DESTINATION_NAME]: topic,
-          [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(partition),
-          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: messages.length,
-        };
-        return incoming.startRoot(`process ${topic}`, attributes, links);
+        const batchAttributes = attributes(topic, partition);
+        batchAttributes[ATTR_MESSAGING_BATCH_MESSAGE_COUNT] = messages.length;
+        return incoming.startRoot(`process ${topic}`, batchAttributes, links);
       } catch (error) {
         reportOnce(START_FAILED, error);
         return undefined;
@@ -102,17 +104,7 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
   };
 }
 
-function messageAttributes(
-  base: Attributes,
-  topic: string,
-  partition: number,
-  message: KafkaMessage | undefined,
-): Attributes {
-  const attributes: Attributes = {
-    ...base,
-    [ATTR_MESSAGING_DESTINATION_NAME]: topic,
-    [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(partition),
-  };
+function addMessageAttributes(attributes: Attributes, message: KafkaMessage | undefined): Attributes {
   if (!message) return attributes;
   const offset = Number(message.offset);
   if (Number.isSafeInteger(offset)) attributes[ATTR_KAFKA_OFFSET] = offset;

@@ -23,9 +23,10 @@ export const kafkaHeaderGetter: TextMapGetter<IHeaders | undefined> = {
     if (carrier === null || typeof carrier !== 'object') return undefined;
     const lowerKey = key.toLowerCase();
     let values: string[] | undefined;
-    for (const name of Object.keys(carrier)) {
+    // for-in, not Object.keys: no array per lookup on the per-message path.
+    for (const name in carrier) {
       if (name.length !== key.length || (name !== key && name.toLowerCase() !== lowerKey)) continue;
-      values = collect(carrier[name], values);
+      if (Object.hasOwn(carrier, name)) values = collect(carrier[name], values);
     }
     if (values === undefined || values.length === 0) return undefined;
     return values.length === 1 ? values[0] : values;

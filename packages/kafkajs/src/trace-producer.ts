@@ -40,13 +40,6 @@ interface Pending {
   readonly partition: number | undefined;
 }
 
-const BASE_ATTRIBUTES: Attributes = Object.freeze({
-  [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
-  [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
-  [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
-  [ATTR_MESSAGING_OPERATION_NAME]: 'send',
-});
-
 const PREPARE_FAILED = `${PACKAGE_NAME}: tracing a send failed; the messages go out untraced`;
 const FINISH_FAILED = `${PACKAGE_NAME}: reading the send result failed`;
 
@@ -186,7 +179,14 @@ function traceMessages(
 }
 
 function messageAttributes(topic: string, { key, value, partition }: Message): Attributes {
-  const attributes: Attributes = { ...BASE_ATTRIBUTES, [ATTR_MESSAGING_DESTINATION_NAME]: topic };
+  // A literal, not a spread of shared defaults: V8 builds it several times faster.
+  const attributes: Attributes = {
+    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
+    [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
+    [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+    [ATTR_MESSAGING_OPERATION_NAME]: 'send',
+    [ATTR_MESSAGING_DESTINATION_NAME]: topic,
+  };
   if (typeof key === 'string') attributes[ATTR_KAFKA_MESSAGE_KEY] = key;
   else if (Buffer.isBuffer(key)) attributes[ATTR_KAFKA_MESSAGE_KEY] = key.toString();
   if (Number.isInteger(partition)) attributes[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(partition);
@@ -238,14 +238,16 @@ function recordPlacement(pending: Pending[], metadata: unknown[]): void {
   pending.forEach(({ scope, topic, partition }, i) => {
     const at = placed[i];
     if (at === undefined) return;
-    if (partition === undefined)
-      scope.setAttributes({ [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(at) });
+    const placement: Attributes = {};
+    if (partition === undefined) placement[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(at);
     const base = partitionsByTopic.get(topic)!.get(at)!;
-    if (unmapped.has(topic) || base < 0) return;
-    const slot = `${at}:${topic}`;
-    const offset = nextOffset.get(slot) ?? base;
-    nextOffset.set(slot, offset + 1);
-    scope.setAttributes({ [ATTR_KAFKA_OFFSET]: offset });
+    if (!unmapped.has(topic) && base >= 0) {
+      const slot = `${at}:${topic}`;
+      const offset = nextOffset.get(slot) ?? base;
+      nextOffset.set(slot, offset + 1);
+      placement[ATTR_KAFKA_OFFSET] = offset;
+    }
+    scope.setAttributes(placement);
   });
 }
 
