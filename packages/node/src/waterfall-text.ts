@@ -49,9 +49,18 @@ export function length(text: string): number {
   return count;
 }
 
-/** Cuts `text` to `width` columns, ending with an ellipsis when something was cut. */
-export function truncate(text: string, width: number): string {
+// C0 and C1 control characters: span data comes from other processes, and a newline or an escape
+// sequence in a name must neither break the layout nor drive the terminal.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Cuts `text` to `width` columns, ending with an ellipsis when something was cut. Every cell goes
+ * through here, so control characters are replaced here too (one column for one).
+ */
+export function truncate(raw: string, width: number): string {
   if (width <= 0) return '';
+  const text = raw.replace(CONTROL, '\ufffd');
   if (length(text) <= width) return text;
   return Array.from(text)
     .slice(0, width - 1)

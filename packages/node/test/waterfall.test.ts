@@ -14,6 +14,9 @@ const plain = { color: false } as const;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
 const stripAnsi = (text: string): string => text.replace(/\u001b\[\d+m/g, '');
 const columns = (text: string): number => Array.from(text).length;
+// Control characters other than the newlines between lines.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_CHARS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
 /** The columns a row's bar covers: [first block, last block + 1). */
 function barOf(output: string, name: string): [number, number] {
@@ -189,6 +192,22 @@ api     └─ under orphan internal    500 µs     █`,
     for (const line of lines) expect(columns(line), line).toBeLessThanOrEqual(width);
     expect(lines.filter((line) => line.includes('█'))).toHaveLength(spans.length);
     expect(output).toContain('…');
+  });
+
+  it('replaces control characters from span data, so they cannot break lines or drive the terminal', () => {
+    const output = renderWaterfall(
+      [
+        span('1', undefined, 'evil\nname\u001b[2J', [0, 1], {
+          serviceName: 'svc\r',
+          status: { code: SpanStatusCode.ERROR, message: 'bad\u0007' },
+        }),
+      ],
+      { width: 60, ...plain },
+    );
+    expect(output).not.toMatch(CONTROL_CHARS);
+    expect(output.split('\n')).toHaveLength(4);
+    expect(output).toContain('evil\ufffdname\ufffd[2J');
+    expect(output).toContain('✗ ERROR: bad\ufffd');
   });
 
   it('never goes below 30 columns', () => {
