@@ -56,9 +56,13 @@ export function traceProducer<Sender extends KafkaSender>(
   if (producer === null || typeof producer !== 'object' || typeof producer.send !== 'function') {
     throw new TypeError(`${PACKAGE_NAME}: traceProducer needs a KafkaJS producer, got ${String(producer)}`);
   }
+  // Wrapping twice would send two sibling spans per message; the first wrapper is enough.
+  if (tracedSenders.has(producer)) return producer;
   const spans = createOutgoingSpans(options, IDENTITY, SpanKind.PRODUCER, kafkaHeaderSetter);
   return wrapSender(producer, spans);
 }
+
+const tracedSenders = new WeakSet<object>();
 
 /** A proxy that replaces `send`, `sendBatch` and `transaction` and forwards everything else. */
 function wrapSender<Target extends object>(target: Target, spans: OutgoingSpans<IHeaders>): Target {
@@ -99,13 +103,15 @@ function wrapSender<Target extends object>(target: Target, spans: OutgoingSpans<
   }
 
   const replacements: Record<string, unknown> = { send, sendBatch, transaction };
-  return new Proxy(target, {
+  const proxy = new Proxy(target, {
     get(object, property, receiver) {
       const value = Reflect.get(object, property, receiver);
       if (typeof value !== 'function' || typeof property !== 'string') return value;
       return Object.hasOwn(replacements, property) ? replacements[property] : value;
     },
   });
+  tracedSenders.add(proxy);
+  return proxy;
 }
 
 /**

@@ -307,6 +307,15 @@ describe('traceProducer is otherwise the producer', () => {
     expect((calls[0]!.argument as ProducerRecord).messages[0]!.headers?.traceparent).toBeDefined();
   });
 
+  it('wraps only once: a traced producer wrapped again sends one span per message', async () => {
+    const { producer, calls } = fakeProducer();
+    const traced = traceProducer(producer);
+    expect(traceProducer(traced)).toBe(traced);
+    await traceProducer(traced).send({ topic: 'twice', messages: [{ value: 'v' }] });
+    expect(tracing.spans()).toHaveLength(1);
+    expect(calls).toHaveLength(1);
+  });
+
   it('rejects a value that is not a producer at wrap time', () => {
     expect(() => traceProducer(undefined as never)).toThrow(TypeError);
   });
