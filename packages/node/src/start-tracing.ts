@@ -125,8 +125,12 @@ function buildResource(options: StartTracingOptions): Resource {
 function buildSampler(options: StartTracingOptions, env: TracingEnv): Sampler {
   const { sampler } = options;
   if (sampler !== undefined && typeof sampler !== 'string') return sampler;
-  const ratio = options.samplerRatio ?? samplerRatio(env.samplerArg, 'OTEL_TRACES_SAMPLER_ARG');
-  return createSampler(sampler ?? env.sampler ?? 'parentbased_always_on', ratio);
+  const name = sampler ?? env.sampler ?? 'parentbased_always_on';
+  // OTEL_TRACES_SAMPLER_ARG is read (and checked) only for the samplers that take a ratio.
+  const ratio = name.endsWith('traceidratio')
+    ? (options.samplerRatio ?? samplerRatio(env.samplerArg, 'OTEL_TRACES_SAMPLER_ARG'))
+    : 1;
+  return createSampler(name, ratio);
 }
 
 function buildProcessors(options: StartTracingOptions, env: TracingEnv): SpanProcessor[] {

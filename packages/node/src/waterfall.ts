@@ -71,6 +71,7 @@ interface Layout {
 }
 
 const MIN_WIDTH = 30;
+const MAX_TREE = 300;
 const DURATION_WIDTH = 9;
 const KIND_WIDTH = 8;
 const KIND_LABELS: Record<number, string> = {
@@ -144,25 +145,39 @@ function arrange(rows: Row[]): Entry[] {
   }
   const entries: Entry[] = [];
   const visited = new Set<string>();
-  const visit = (row: Row, tree: string, childTree: string, orphan: boolean): void => {
-    visited.add(row.spanId);
-    const kids = (children.get(row.spanId) ?? []).filter((kid) => !visited.has(kid.spanId)).sort(byStart);
-    entries.push({ row, tree, detail: childTree + (kids.length > 0 ? '│ ' : '  '), orphan });
-    kids.forEach((kid, index) => {
-      const last = index === kids.length - 1;
-      visit(kid, childTree + (last ? '└─ ' : '├─ '), childTree + (last ? '   ' : '│  '), false);
-    });
+  // Depth-first with an explicit stack: a very deep trace must not overflow the call stack.
+  const visit = (top: Row, orphan: boolean): void => {
+    const stack = [{ row: top, tree: '', childTree: '', orphan }];
+    for (let item = stack.pop(); item; item = stack.pop()) {
+      const { row, tree, childTree } = item;
+      if (visited.has(row.spanId)) continue;
+      visited.add(row.spanId);
+      const kids = (children.get(row.spanId) ?? []).filter((kid) => !visited.has(kid.spanId)).sort(byStart);
+      entries.push({ row, tree, detail: childTree + (kids.length > 0 ? '│ ' : '  '), orphan: item.orphan });
+      // Past MAX_TREE columns nothing of the tree can show; stop indenting so memory stays linear.
+      const deeper = childTree.length < MAX_TREE;
+      for (let index = kids.length - 1; index >= 0; index--) {
+        const last = index === kids.length - 1;
+        stack.push({
+          row: kids[index]!,
+          tree: childTree + (last ? '└─ ' : '├─ '),
+          childTree: deeper ? childTree + (last ? '   ' : '│  ') : childTree,
+          orphan: false,
+        });
+      }
+    }
   };
-  for (const top of tops.sort(byStart)) visit(top, '', '', top.parentSpanId !== undefined);
+  for (const top of tops.sort(byStart)) visit(top, top.parentSpanId !== undefined);
   // Spans in a parent cycle are reachable from no top; show them rather than lose them.
   for (const row of [...byId.values()].sort(byStart)) {
-    if (!visited.has(row.spanId)) visit(row, '', '', true);
+    if (!visited.has(row.spanId)) visit(row, true);
   }
   return entries;
 }
 
 function layout(width: number, entries: Entry[]): Layout {
-  const widest = (values: number[], floor: number): number => Math.max(floor, ...values);
+  const widest = (values: number[], floor: number): number =>
+    values.reduce((max, value) => Math.max(max, value), floor);
   let kind = KIND_WIDTH;
   let service = Math.min(
     widest(

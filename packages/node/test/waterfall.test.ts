@@ -210,6 +210,20 @@ api     └─ under orphan internal    500 µs     █`,
     expect(output).toContain('✗ ERROR: bad\ufffd');
   });
 
+  it('draws a very deep trace within the width, without exhausting the stack', () => {
+    const depth = 5_000;
+    const spans = Array.from({ length: depth }, (_, index) =>
+      span((index + 1).toString(16), index === 0 ? undefined : index.toString(16), `level ${index}`, [
+        index / 1000,
+        10 - index / 1000,
+      ]),
+    );
+    const lines = renderWaterfall(spans, { width: 100, ...plain }).split('\n');
+    expect(lines).toHaveLength(depth + 2);
+    expect(lines[depth + 1]).toMatch(/^api +… internal +2 µs +█$/);
+    for (const line of lines) expect(columns(line)).toBeLessThanOrEqual(100);
+  });
+
   it('never goes below 30 columns', () => {
     const lines = renderWaterfall(checkoutTrace(), { width: 10, ...plain }).split('\n');
     expect(Math.max(...lines.map(columns))).toBe(30);
