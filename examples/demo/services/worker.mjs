@@ -60,7 +60,8 @@ await consumer.subscribe({ topics: [ORDERS_TOPIC], fromBeginning: true });
 await consumer.run({ eachMessage: traceEachMessage(handleOrder, { groupId: KAFKA_GROUP }) });
 
 // A graceful stop: finish the current message and leave the group, then flush the last spans.
-process.once('SIGTERM', async () => {
+// `on`, not `once`: while the app still listens, startTracing only flushes and lets the app exit.
+process.on('SIGTERM', async () => {
   try {
     await consumer.disconnect();
     await connection.close();
