@@ -39,24 +39,27 @@ export function flushOnSignals(flush: () => Promise<void>, options: SignalOption
   for (const signal of SIGNALS) {
     let flushing = false;
     const appListens = (): boolean => process.listeners(signal).some((listener) => listener !== onSignal);
-    const reraise = (): void => {
-      if (appListens()) return;
+    const reraise = (appHandles: boolean): void => {
+      if (appHandles) return;
       uninstall();
       kill(signal);
     };
     function onSignal(): void {
+      // Decided when the signal arrives: an app listener added with `once` is gone after it runs.
+      const appHandles = appListens();
       if (flushing) {
-        reraise();
+        reraise(appHandles);
         return;
       }
       flushing = true;
       void boundedFlush().then(() => {
         flushing = false;
-        reraise();
+        reraise(appHandles);
       });
     }
     listeners.set(signal, onSignal);
-    process.on(signal, onSignal);
+    // First in line, so every app listener (including `once` ones) is still registered when we look.
+    process.prependListener(signal, onSignal);
   }
   return uninstall;
 }

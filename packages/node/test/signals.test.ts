@@ -119,6 +119,23 @@ describe('flushOnSignals', () => {
     expect(process.listenerCount('SIGTERM')).toBe(2);
   });
 
+  it('leaves the exit to the application whose listener was added with once, before or after', async () => {
+    for (const order of ['before', 'after'] as const) {
+      const flush = vi.fn(async () => {});
+      const kill = vi.fn();
+      const appListener = vi.fn();
+      if (order === 'before') process.once('SIGTERM', appListener);
+      uninstall = flushOnSignals(flush, { kill });
+      if (order === 'after') process.once('SIGTERM', appListener);
+      process.emit('SIGTERM');
+      await vi.waitFor(() => expect(flush).toHaveBeenCalledTimes(1));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(appListener, order).toHaveBeenCalledTimes(1);
+      expect(kill, order).not.toHaveBeenCalled();
+      uninstall();
+    }
+  });
+
   it('does not wait for the flush again on a second signal', () => {
     const flush = vi.fn(() => new Promise<void>(() => {}));
     const kill = vi.fn();
