@@ -218,6 +218,7 @@ function finish(pending: Pending[], metadata: unknown): void {
  * a single partition; offsets are only counted for topics where every message maps.
  */
 function recordPlacement(pending: Pending[], metadata: unknown[]): void {
+  if (metadata.length === 1 && recordSinglePartition(pending, metadata[0] as RecordMetadata)) return;
   const partitionsByTopic = new Map<string, Map<number, number>>();
   for (const entry of metadata as RecordMetadata[]) {
     if (!isObject(entry) || typeof entry.topicName !== 'string' || !Number.isInteger(entry.partition))
@@ -255,6 +256,27 @@ function recordPlacement(pending: Pending[], metadata: unknown[]): void {
     }
     scope.setAttributes(placement);
   });
+}
+
+/** The common case, one topic-partition answered for every message, without the maps. */
+function recordSinglePartition(pending: Pending[], entry: RecordMetadata): boolean {
+  if (!isObject(entry) || !Number.isInteger(entry.partition)) return false;
+  const { topicName, partition } = entry;
+  for (const message of pending) {
+    if (message.topic !== topicName || (message.partition !== undefined && message.partition !== partition)) {
+      return false;
+    }
+  }
+  const baseOffset = Number(entry.baseOffset);
+  const withOffsets = Number.isSafeInteger(baseOffset) && baseOffset >= 0;
+  const partitionId = String(partition);
+  pending.forEach(({ scope, partition: given }, i) => {
+    const placement: Attributes = {};
+    if (given === undefined) placement[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = partitionId;
+    if (withOffsets) placement[ATTR_KAFKA_OFFSET] = baseOffset + i;
+    scope.setAttributes(placement);
+  });
+  return true;
 }
 
 function failAll(pending: Pending[], error: unknown): void {

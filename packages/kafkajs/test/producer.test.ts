@@ -160,6 +160,27 @@ describe('traceProducer send', () => {
     expect(spans.map((span) => span.attributes[ATTR_KAFKA_OFFSET])).toEqual([10, 7, 11]);
   });
 
+  it('leaves offsets out when the one answer does not match a message', async () => {
+    const { producer } = fakeProducer(async () => [metadata('one', 1, '9')]);
+    await traceProducer(producer).sendBatch({
+      topicMessages: [
+        { topic: 'one', messages: [{ value: 'a' }, { value: 'b', partition: 4 }] },
+        { topic: 'other', messages: [{ value: 'c' }] },
+      ],
+    });
+    const spans = tracing.spans();
+    expect(spans.map((span) => span.attributes[ATTR_MESSAGING_DESTINATION_PARTITION_ID])).toEqual([
+      '1',
+      '4',
+      undefined,
+    ]);
+    expect(spans.map((span) => span.attributes[ATTR_KAFKA_OFFSET])).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('leaves offsets out when the partitioner spread messages over several partitions', async () => {
     const { producer } = fakeProducer(async () => [metadata('spread', 0, '1'), metadata('spread', 1, '5')]);
     await traceProducer(producer).send({ topic: 'spread', messages: [{ value: 'a' }, { value: 'b' }] });
