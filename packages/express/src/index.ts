@@ -1,13 +1,11 @@
-import type { ServerResponse } from 'node:http';
-import { type Span, SpanKind, context } from '@opentelemetry/api';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { type Context, type Span, SpanKind, context, createContextKey } from '@opentelemetry/api';
 import {
-  type HeaderRecord,
   type IncomingOptions,
   type IncomingSpans,
   SpanScope,
   createIncomingSpans,
   errorType,
-  headerGetter,
   reportOnce,
 } from '@tracewire/core';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
@@ -18,6 +16,7 @@ import {
   requestAttributes,
 } from './attributes.js';
 import { type HttpServerMetadata, httpServerSpan } from './http-instrumentation.js';
+import { incomingHeaders } from './incoming-headers.js';
 import { routeTemplate } from './route.js';
 import { addServerTiming, serverTimingEntry } from './server-timing.js';
 import { VERSION } from './version.js';
@@ -38,27 +37,36 @@ export interface ExpressTraceOptions extends IncomingOptions<Request> {
   responseHeader?: boolean;
 }
 
-const STATE = Symbol('tracewire.express');
+// The request's trace rides in the context the chain runs in, not on `req`/`res`: adding a
+// property to Node's request and response objects costs more than the span itself.
+const TRACE_KEY = createContextKey('@tracewire/express request');
 
-type TracedResponse = ServerResponse & { [STATE]?: RequestTrace };
+/** The trace of `req` in the active context, if this middleware traces it. */
+function currentTrace(req: Request, active: Context = context.active()): RequestTrace | undefined {
+  const trace = active.getValue(TRACE_KEY) as RequestTrace | undefined;
+  return trace !== undefined && trace.req === req ? trace : undefined;
+}
 
 /** One traced request: the span, and what the end of the response needs. */
 class RequestTrace {
   /** The error last seen by {@link traceErrors}, for `error.type` of a 5xx. */
   error: unknown = undefined;
+  /** The context the rest of the chain runs in: the span's, plus this trace. */
+  readonly context: Context;
 
   constructor(
-    readonly tracing: ExpressTracing,
     readonly scope: SpanScope,
     readonly req: Request,
     /** Set when the span is OpenTelemetry http instrumentation's: enriched, not ended, here. */
     readonly http: HttpServerMetadata | undefined,
-  ) {}
+  ) {
+    this.context = scope.context.setValue(TRACE_KEY, this);
+  }
 }
 
 /** A factory's options, resolved once, and the per-request work. */
 class ExpressTracing {
-  readonly #spans: IncomingSpans<Request, HeaderRecord>;
+  readonly #spans: IncomingSpans<Request, IncomingHttpHeaders>;
   readonly #spanName: ((req: Request) => string) | undefined;
   readonly #requestHook: ((span: Span, req: Request) => void) | undefined;
   readonly #responseHook: ((span: Span, req: Request, res: Response) => void) | undefined;
@@ -73,11 +81,11 @@ class ExpressTracing {
     if (typeof responseHeader !== 'boolean') {
       throw new TypeError(`${PACKAGE}: responseHeader must be a boolean, got ${typeof responseHeader}`);
     }
-    this.#spans = createIncomingSpans<Request, HeaderRecord>(
+    this.#spans = createIncomingSpans<Request, IncomingHttpHeaders>(
       incoming,
       { packageName: PACKAGE, version: VERSION },
       SpanKind.SERVER,
-      headerGetter,
+      incomingHeaders,
     );
     this.#spanName = spanName;
     this.#requestHook = requestHook;
@@ -86,22 +94,20 @@ class ExpressTracing {
   }
 
   /** Starts the request's span (or adopts instrumentation-http's) and watches the response. */
-  begin(req: Request, res: TracedResponse): RequestTrace {
-    const active = context.active();
+  begin(req: Request, res: ServerResponse, active: Context): RequestTrace {
     const http = httpServerSpan(active);
     const scope =
       http === undefined
         ? this.#spans.start(
             req,
-            req.headers as HeaderRecord,
+            req.headers,
             nameMethod(req.method),
             requestAttributes(req, req.originalUrl ?? req.url ?? '/'),
           )
         : new SpanScope(http.span, active);
-    const trace = new RequestTrace(this, scope, req, http);
-    res[STATE] = trace;
+    const trace = new RequestTrace(scope, req, http);
     // Prepended: instrumentation-http ends its span in its own 'close' listener, after this one.
-    res.prependListener('close', onResponseClose);
+    res.prependListener('close', () => this.finish(trace, res));
     if (this.#requestHook !== undefined) {
       try {
         this.#requestHook(scope.span, req);
@@ -162,11 +168,6 @@ class ExpressTracing {
   }
 }
 
-function onResponseClose(this: TracedResponse): void {
-  const trace = this[STATE];
-  if (trace !== undefined) trace.tracing.finish(trace, this);
-}
-
 function checkFunction(value: unknown, name: string): void {
   if (value !== undefined && typeof value !== 'function') {
     throw new TypeError(`${PACKAGE}: ${name} must be a function, got ${typeof value}`);
@@ -181,22 +182,21 @@ export function traceContext(options: ExpressTraceOptions = {}): RequestHandler 
   const tracing = new ExpressTracing(options);
   const ignore = options.ignore;
   return function traceContext(req, res, next): void {
-    const traced = res as TracedResponse;
+    const active = context.active();
     // Already traced by an earlier traceContext(): one span per request.
-    if (traced[STATE] !== undefined || (ignore !== undefined && isIgnored(ignore, req))) {
+    if (currentTrace(req, active) !== undefined || (ignore !== undefined && isIgnored(ignore, req))) {
       next();
       return;
     }
     let trace: RequestTrace;
     try {
-      trace = tracing.begin(req, traced);
+      trace = tracing.begin(req, res, active);
     } catch (error) {
       reportOnce(`${PACKAGE}: could not start a request span`, error);
       next();
       return;
     }
-    if (trace.http === undefined) trace.scope.run(next);
-    else next();
+    context.with(trace.context, next);
   };
 }
 
@@ -214,8 +214,8 @@ function isIgnored(ignore: (req: Request) => boolean, req: Request): boolean {
  * span, so a 5xx reports the exception class as `error.type`. Passes the error on unchanged.
  */
 export function traceErrors(): ErrorRequestHandler {
-  return function traceErrors(error, _req, res, next): void {
-    const trace = (res as TracedResponse)[STATE];
+  return function traceErrors(error, req, _res, next): void {
+    const trace = currentTrace(req);
     if (trace !== undefined && trace.error !== error && !trace.scope.ended) {
       trace.error = error;
       try {

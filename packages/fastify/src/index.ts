@@ -1,12 +1,11 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { type Span, type SpanContext, SpanKind, TraceFlags, context } from '@opentelemetry/api';
 import {
-  type HeaderRecord,
   type IncomingOptions,
   type IncomingSpans,
   SpanScope,
   createIncomingSpans,
   errorType,
-  headerGetter,
   reportOnce,
 } from '@tracewire/core';
 import type {
@@ -24,6 +23,7 @@ import {
   requestAttributes,
 } from './attributes.js';
 import { type HttpServerMetadata, httpServerSpan } from './http-instrumentation.js';
+import { incomingHeaders } from './incoming-headers.js';
 import { VERSION } from './version.js';
 
 const PACKAGE = '@tracewire/fastify';
@@ -62,7 +62,7 @@ class RequestTrace {
 class FastifyTracing {
   readonly ignore: ((request: FastifyRequest) => boolean) | undefined;
   readonly responseHeader: boolean;
-  readonly #spans: IncomingSpans<FastifyRequest, HeaderRecord>;
+  readonly #spans: IncomingSpans<FastifyRequest, IncomingHttpHeaders>;
   readonly #spanName: ((request: FastifyRequest) => string) | undefined;
   readonly #requestHook: ((span: Span, request: FastifyRequest) => void) | undefined;
   readonly #responseHook: ((span: Span, request: FastifyRequest, reply: FastifyReply) => void) | undefined;
@@ -79,11 +79,11 @@ class FastifyTracing {
     if (typeof responseHeader !== 'boolean') {
       throw new TypeError(`${PACKAGE}: responseHeader must be a boolean, got ${typeof responseHeader}`);
     }
-    this.#spans = createIncomingSpans<FastifyRequest, HeaderRecord>(
+    this.#spans = createIncomingSpans<FastifyRequest, IncomingHttpHeaders>(
       incoming,
       { packageName: PACKAGE, version: VERSION },
       SpanKind.SERVER,
-      headerGetter,
+      incomingHeaders,
     );
     this.ignore = ignore;
     this.responseHeader = responseHeader;
@@ -101,12 +101,7 @@ class FastifyTracing {
     let scope: SpanScope;
     if (http === undefined) {
       const raw = request.raw;
-      scope = this.#spans.start(
-        request,
-        raw.headers as HeaderRecord,
-        name,
-        requestAttributes(raw, raw.url ?? '/', route),
-      );
+      scope = this.#spans.start(request, raw.headers, name, requestAttributes(raw, raw.url ?? '/', route));
     } else {
       scope = new SpanScope(http.span, active);
       if (route !== undefined) {
