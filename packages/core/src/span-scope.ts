@@ -62,7 +62,9 @@ export class SpanScope {
 
 /**
  * Runs `fn` with the scope's span active and ends the span when it settles: a throw or rejection
- * marks it ERROR and reaches the caller unchanged; the value is returned as is.
+ * marks it ERROR and reaches the caller unchanged; the value is returned as is. A promise result is
+ * chained, not observed from the side, so a rejection nobody handles stays unhandled, exactly as
+ * it would be without tracing.
  */
 export function runInScope<T>(scope: SpanScope, fn: () => T): T {
   let result: T;
@@ -72,15 +74,20 @@ export function runInScope<T>(scope: SpanScope, fn: () => T): T {
     scope.fail(error).end();
     throw error;
   }
-  if (isPromiseLike(result)) {
-    result.then(
-      () => scope.end(),
-      (error: unknown) => scope.fail(error).end(),
-    );
+  if (!isPromiseLike(result)) {
+    scope.end();
     return result;
   }
-  scope.end();
-  return result;
+  return result.then(
+    (value) => {
+      scope.end();
+      return value;
+    },
+    (error: unknown) => {
+      scope.fail(error).end();
+      throw error;
+    },
+  ) as T;
 }
 
 /** The low-cardinality `error.type` of a thrown value: its class name, or `_OTHER`. */
@@ -105,7 +112,8 @@ function toException(error: unknown): Error | string {
   return error instanceof Error ? error : errorMessage(error);
 }
 
-function isPromiseLike<T>(value: T): value is T & PromiseLike<unknown> {
+/** True for a promise or any other thenable. */
+export function isPromiseLike<T>(value: T): value is T & PromiseLike<unknown> {
   return (
     value !== null &&
     (typeof value === 'object' || typeof value === 'function') &&

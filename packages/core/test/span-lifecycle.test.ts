@@ -199,14 +199,30 @@ describe('SpanScope and runInScope', () => {
     expect(span?.events[0]?.name).toBe('exception');
   });
 
-  it('a rejection marks ERROR, the same promise is returned, the span ends once settled', async () => {
+  it('a rejection marks ERROR and reaches the caller unchanged once the span ended', async () => {
     const error = new Error('nope');
     const scope = outgoing.start(undefined, 'send q');
-    const promise = Promise.reject(error);
-    expect(runInScope(scope, () => promise)).toBe(promise);
-    await expect(promise).rejects.toBe(error);
-    await tracing.waitForSpans(1);
+    await expect(runInScope(scope, () => Promise.reject(error))).rejects.toBe(error);
     expect(tracing.spans()[0]?.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('a rejection nobody handles stays unhandled, as without tracing', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    const listeners = process.listeners('unhandledRejection');
+    process.removeAllListeners('unhandledRejection');
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const error = new Error('ignored by the app');
+      void runInScope(outgoing.start(undefined, 'send q'), () => Promise.reject(error));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([error]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      for (const listener of listeners) process.on('unhandledRejection', listener);
+    }
   });
 
   it('a value is returned as is and the function runs with the span active', async () => {

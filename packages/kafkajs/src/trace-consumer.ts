@@ -7,7 +7,7 @@ import type {
 } from 'kafkajs';
 import { type ConsumerTracingOptions, createConsumerSpans } from './consumer-spans.js';
 import { PACKAGE_NAME } from './identity.js';
-import { runTraced } from './run-traced.js';
+import { runInScope as runTraced } from '@tracewire/core';
 
 /** The `eachBatch` payload a {@link traceEachBatch} handler gets: KafkaJS's own, plus `traceMessage`. */
 export interface TracedEachBatchPayload extends EachBatchPayload {

@@ -21,7 +21,7 @@ import {
   MESSAGING_SYSTEM_KAFKA,
 } from './attributes.js';
 import { kafkaHeaderSetter } from './kafka-headers.js';
-import { isThenable } from './run-traced.js';
+import { isPromiseLike as isThenable } from '@tracewire/core';
 import { IDENTITY, PACKAGE_NAME } from './identity.js';
 
 /** Options of {@link traceProducer}: which tracer and propagator to use. */
