@@ -136,6 +136,11 @@ export async function buildApp({
     slow.finished.resolve();
     return 'late';
   });
+  app.get('/hijacked', (_request, reply) => {
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+    reply.raw.end('raw');
+  });
   app.get('/timing', async (_request, reply) => {
     reply.header('Server-Timing', 'db;dur=53');
     return 'timed';

@@ -218,6 +218,13 @@ it('ends the span of a streamed response only when the stream ends', async () =>
   expect(span.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE]).toBe(200);
 });
 
+it('ends the span of a hijacked reply written to the raw response', async () => {
+  expect(await get(traced.url, '/hijacked')).toMatchObject({ status: 200, body: 'raw' });
+  const span = await oneSpan();
+  expect(span.name).toBe('GET /hijacked');
+  expect(span.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE]).toBe(200);
+});
+
 it('ends the span of an aborted request exactly once, as an error', async () => {
   slow.reset();
   const controller = new AbortController();
