@@ -44,20 +44,29 @@ export function receiveDestination(exchange: string, routingKey: string, queue: 
   return name || DEFAULT_EXCHANGE;
 }
 
-/** The connection's peer, read once per traced channel. */
-export function peerAttributes(channel: unknown): Attributes {
+/** The broker end of the channel's connection, read once per traced channel. */
+export interface Peer {
+  address: string | undefined;
+  port: number | undefined;
+}
+
+export function channelPeer(channel: unknown): Peer {
   try {
     const stream = (
       channel as { connection?: { stream?: { remoteAddress?: unknown; remotePort?: unknown } } }
     ).connection?.stream;
-    const attributes: Attributes = {};
-    if (typeof stream?.remoteAddress === 'string')
-      attributes[ATTR_NETWORK_PEER_ADDRESS] = stream.remoteAddress;
-    if (typeof stream?.remotePort === 'number') attributes[ATTR_NETWORK_PEER_PORT] = stream.remotePort;
-    return attributes;
+    return {
+      address: typeof stream?.remoteAddress === 'string' ? stream.remoteAddress : undefined,
+      port: typeof stream?.remotePort === 'number' ? stream.remotePort : undefined,
+    };
   } catch {
-    return {};
+    return { address: undefined, port: undefined };
   }
+}
+
+function setPeer(attributes: Attributes, peer: Peer): void {
+  if (peer.address !== undefined) attributes[ATTR_NETWORK_PEER_ADDRESS] = peer.address;
+  if (peer.port !== undefined) attributes[ATTR_NETWORK_PEER_PORT] = peer.port;
 }
 
 export function sendAttributes(
@@ -65,7 +74,7 @@ export function sendAttributes(
   routingKey: unknown,
   content: unknown,
   options: unknown,
-  peer: Attributes,
+  peer: Peer,
 ): Attributes {
   const exchangeName = typeof exchange === 'string' ? exchange : '';
   const key = typeof routingKey === 'string' ? routingKey : '';
@@ -75,8 +84,8 @@ export function sendAttributes(
     [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
     [ATTR_MESSAGING_OPERATION_NAME]: 'send',
     [ATTR_MESSAGING_DESTINATION_NAME]: sendDestination(exchangeName, key),
-    ...peer,
   };
+  setPeer(attributes, peer);
   if (key !== '') attributes[ATTR_RABBITMQ_DESTINATION_ROUTING_KEY] = key;
   if (ArrayBuffer.isView(content)) attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = content.byteLength;
   if (options !== null && typeof options === 'object') {
@@ -92,7 +101,7 @@ export function receiveAttributes(
   message: AmqpMessage,
   queue: string,
   operation: 'process' | 'receive',
-  peer: Attributes,
+  peer: Peer,
 ): Attributes {
   const fields = message.fields ?? {};
   const exchange = typeof fields.exchange === 'string' ? fields.exchange : '';
@@ -103,8 +112,8 @@ export function receiveAttributes(
     [ATTR_MESSAGING_OPERATION_TYPE]: operation,
     [ATTR_MESSAGING_OPERATION_NAME]: operation,
     [ATTR_MESSAGING_DESTINATION_NAME]: receiveDestination(exchange, key, queue),
-    ...peer,
   };
+  setPeer(attributes, peer);
   if (key !== '') attributes[ATTR_RABBITMQ_DESTINATION_ROUTING_KEY] = key;
   if (typeof fields.deliveryTag === 'number')
     attributes[ATTR_RABBITMQ_MESSAGE_DELIVERY_TAG] = fields.deliveryTag;

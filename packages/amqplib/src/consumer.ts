@@ -1,4 +1,4 @@
-import { type Attributes, SpanKind, context } from '@opentelemetry/api';
+import { SpanKind, context } from '@opentelemetry/api';
 import {
   type AdapterIdentity,
   type IncomingSpans,
@@ -6,13 +6,19 @@ import {
   createIncomingSpans,
   reportOnce,
 } from '@tracewire/core';
-import { receiveAttributes } from './attributes.js';
+import { type Peer, receiveAttributes } from './attributes.js';
 import { amqpHeaderGetter } from './header-carrier.js';
 import { Outstanding, type Settlement } from './outstanding.js';
 import type { AmqpHeaders, AmqpMessage, AmqplibTracingOptions } from './types.js';
 
 type Method = (...args: unknown[]) => unknown;
 type Handler = (message: unknown) => unknown;
+
+/** The real channel; its methods are called on it, so `this` inside amqplib is the channel. */
+export type ConsumerChannel = Record<
+  'consume' | 'get' | 'ack' | 'nack' | 'reject' | 'ackAll' | 'nackAll' | 'recover',
+  Method
+>;
 
 export interface ConsumerMethods {
   consume: Method;
@@ -34,12 +40,15 @@ export interface ConsumerMethods {
  * settle timeout.
  */
 export function consumerMethods(
-  target: Record<'consume' | 'get' | 'ack' | 'nack' | 'reject' | 'ackAll' | 'nackAll' | 'recover', Method>,
+  target: ConsumerChannel,
   options: AmqplibTracingOptions,
   identity: AdapterIdentity,
-  peer: Attributes,
+  peer: Peer,
   settleTimeoutMs: number,
+  traced: () => object,
 ): ConsumerMethods {
+  // Callback-API methods return the channel for chaining: hand back the traced one instead.
+  const chained = (result: unknown): unknown => (result === target ? traced() : result);
   const spans: IncomingSpans<AmqpMessage, AmqpHeaders | undefined> = createIncomingSpans(
     options,
     identity,
@@ -101,7 +110,8 @@ export function consumerMethods(
 
   return {
     consume(queue, handler, consumeOptions, ...rest) {
-      if (typeof handler !== 'function') return target.consume(queue, handler, consumeOptions, ...rest);
+      if (typeof handler !== 'function')
+        return chained(target.consume(queue, handler, consumeOptions, ...rest));
       const queueName = typeof queue === 'string' ? queue : String(queue);
       const noAck = readNoAck(consumeOptions);
       const onMessage = (message: unknown): unknown => {
@@ -113,7 +123,7 @@ export function consumerMethods(
         track(message as AmqpMessage, scope);
         return runRecordingErrors(scope, handler as Handler, message);
       };
-      return target.consume(queue, onMessage, consumeOptions, ...rest);
+      return chained(target.consume(queue, onMessage, consumeOptions, ...rest));
     },
 
     get(queue, getOptions, callback, ...rest) {
@@ -125,46 +135,46 @@ export function consumerMethods(
           if (!args[0]) received(args[1], queueName, noAck);
           return callback(...args);
         };
-        return target.get(queue, getOptions, got, ...rest);
+        return chained(target.get(queue, getOptions, got, ...rest));
       }
       const result = target.get(queue, getOptions, callback, ...rest);
-      if (!(result instanceof Promise)) return result;
+      if (!(result instanceof Promise)) return chained(result);
       return result.then((message: unknown) => {
         if (message) received(message, queueName, noAck);
         return message;
       });
     },
 
-    ack(message, allUpTo, ...rest) {
-      const result = target.ack(message, allUpTo, ...rest);
+    ack(message, allUpTo) {
+      const result = target.ack(message, allUpTo);
       settle(message, allUpTo, 'ack');
-      return result;
+      return chained(result);
     },
-    nack(message, allUpTo, requeue, ...rest) {
-      const result = target.nack(message, allUpTo, requeue, ...rest);
+    nack(message, allUpTo, requeue) {
+      const result = target.nack(message, allUpTo, requeue);
       settle(message, allUpTo, 'nack', requeue === undefined ? true : Boolean(requeue));
-      return result;
+      return chained(result);
     },
-    reject(message, requeue, ...rest) {
-      const result = target.reject(message, requeue, ...rest);
+    reject(message, requeue) {
+      const result = target.reject(message, requeue);
       settle(message, false, 'reject', requeue === undefined ? true : Boolean(requeue));
-      return result;
+      return chained(result);
     },
-    ackAll(...args) {
-      const result = target.ackAll(...args);
+    ackAll() {
+      const result = target.ackAll();
       settleAll('ack');
-      return result;
+      return chained(result);
     },
-    nackAll(requeue, ...rest) {
-      const result = target.nackAll(requeue, ...rest);
+    nackAll(requeue) {
+      const result = target.nackAll(requeue);
       settleAll('nack', requeue === undefined ? true : Boolean(requeue));
-      return result;
+      return chained(result);
     },
     recover(...args) {
       const result = target.recover(...args);
       // The broker redelivers every unacked message, under new delivery tags.
       settleAll('recover');
-      return result;
+      return chained(result);
     },
     closed() {
       settleAll('channel_closed');

@@ -73,46 +73,70 @@ function bytesText(view: ArrayBufferView): string | undefined {
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('utf8');
 }
 
-/** Collects what the propagator injects, to be laid over the user's headers afterwards. */
-export const injectedSetter: TextMapSetter<Record<string, string>> = {
+/** Writes what the propagator injects into the (null-prototype) headers object of one publish. */
+export const injectedSetter: TextMapSetter<Record<string, unknown>> = {
   set(carrier, key, value) {
     carrier[key] = value;
   },
 };
 
 /**
- * The publish options to send: the user's options and headers untouched, seen through new
- * objects (prototype chains, as amqplib itself reads headers) with the injected headers on top.
- * A user header spelled differently from an injected one (`TraceParent`) is shadowed so it is not
- * sent twice, and so is a stale `tracestate` when a new `traceparent` goes out. Returns the
- * user's own `options` when there is nothing to inject or the options are not injectable.
+ * The headers object a publish injects into. Its prototype is null: amqplib chains its own header
+ * object onto it and walks the chain with for-in, which is markedly cheaper without
+ * Object.prototype in it.
  */
-export function withInjectedHeaders(options: unknown, injected: Record<string, string>): unknown {
+export function newHeaders(): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>;
+}
+
+/**
+ * The publish options to send: copies of the user's options and headers (never the user's
+ * objects) with the injected headers (made by {@link newHeaders}, completed here with the user's)
+ * in place. A user header spelled differently from an injected one (`TraceParent`) is dropped so it
+ * is not sent twice, and so is a stale `tracestate` when a new `traceparent` goes out. Returns the
+ * user's own `options` when nothing was injected or the options are not injectable (amqplib then
+ * fails on them as it would untraced).
+ */
+export function withInjectedHeaders(options: unknown, injected: Record<string, unknown>): unknown {
   const names = Object.keys(injected);
   if (names.length === 0) return options;
   if (options !== undefined && options !== null && typeof options !== 'object') return options;
   const userHeaders = options == null ? undefined : (options as { headers?: unknown }).headers;
   if (userHeaders !== undefined && userHeaders !== null && typeof userHeaders !== 'object') return options;
-
-  const headers = Object.create((userHeaders as object | null | undefined) ?? null) as Record<
-    string,
-    unknown
-  >;
-  for (const name of names) define(headers, name, injected[name]);
   if (userHeaders) {
-    const replaced = new Set(names);
-    if (replaced.has('traceparent')) replaced.add('tracestate');
-    for (const name in userHeaders) {
-      if (!Object.hasOwn(injected, name) && replaced.has(name.toLowerCase()))
-        define(headers, name, undefined);
+    const dropsTracestate = names.includes('traceparent');
+    // for-in, as amqplib's codec reads headers: inherited enumerable ones are sent too.
+    for (const name in userHeaders as Record<string, unknown>) {
+      const lower = name.toLowerCase();
+      if (names.includes(lower) || (dropsTracestate && lower === 'tracestate')) continue;
+      injected[name] = (userHeaders as Record<string, unknown>)[name];
     }
   }
-  const copy = options == null ? {} : (Object.create(options) as object);
-  define(copy, 'headers', headers);
-  return copy;
+  return withHeaders(options as object | null | undefined, injected);
 }
 
-// defineProperty, not assignment: a frozen prototype's same-named property would make `=` throw.
-function define(target: object, name: string, value: unknown): void {
-  Object.defineProperty(target, name, { value, writable: true, enumerable: true, configurable: true });
+/**
+ * A copy of publish options with `headers` replaced. A plain object is copied (all amqplib
+ * reads of one); anything else (a class instance, an `Object.create` chain) is seen
+ * through a new object whose prototype it is, so inherited properties and getters still count.
+ */
+function withHeaders(options: object | null | undefined, headers: Record<string, unknown>): object {
+  if (options == null) return { headers };
+  const prototype = Object.getPrototypeOf(options);
+  if (prototype === Object.prototype || prototype === null) {
+    // A for-in copy: measurably cheaper for amqplib to read afterwards than a spread copy.
+    const copy: Record<string, unknown> = {};
+    for (const name in options) copy[name] = (options as Record<string, unknown>)[name];
+    copy['headers'] = headers;
+    return copy;
+  }
+  const copy = Object.create(options) as object;
+  // defineProperty, not assignment: a read-only `headers` up the chain would make `=` throw.
+  Object.defineProperty(copy, 'headers', {
+    value: headers,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+  return copy;
 }

@@ -1,7 +1,7 @@
 import type { AdapterIdentity } from '@tracewire/core';
-import { peerAttributes } from './attributes.js';
-import { consumerMethods } from './consumer.js';
-import { producerMethods } from './producer.js';
+import { channelPeer } from './attributes.js';
+import { type ConsumerChannel, consumerMethods } from './consumer.js';
+import { type ProducerChannel, producerMethods } from './producer.js';
 import type { AmqpHeaders, AmqpMessage, AmqplibTracingOptions, TraceableChannel } from './types.js';
 import { VERSION } from './version.js';
 
@@ -13,19 +13,6 @@ const IDENTITY: AdapterIdentity = { packageName: PACKAGE_NAME, version: VERSION 
 const DEFAULT_SETTLE_TIMEOUT_MS = 5 * 60 * 1000;
 
 type Method = (...args: unknown[]) => unknown;
-
-const TRACED = [
-  'publish',
-  'sendToQueue',
-  'consume',
-  'get',
-  'ack',
-  'nack',
-  'reject',
-  'ackAll',
-  'nackAll',
-  'recover',
-] as const;
 
 /** Traced channels by original, so tracing a channel twice yields the same wrapper. */
 const tracedByChannel = new WeakMap<object, object>();
@@ -51,12 +38,21 @@ export function traceChannel<C extends TraceableChannel>(channel: C, options: Am
   }
 
   const target = channel as unknown as Record<PropertyKey, unknown>;
-  const raw = methodsOf(target);
-  const peer = peerAttributes(channel);
+  const peer = channelPeer(channel);
   const confirm = typeof target['waitForConfirms'] === 'function';
-  const consumer = consumerMethods(raw, options, IDENTITY, peer, settleTimeoutMs);
-  const overrides: Record<PropertyKey, Method> = {
-    ...(producerMethods(raw, options, IDENTITY, peer, confirm) as unknown as Record<string, Method>),
+  let proxy: object | undefined;
+  const producer = producerMethods(target as unknown as ProducerChannel, options, IDENTITY, peer, confirm);
+  const consumer = consumerMethods(
+    target as unknown as ConsumerChannel,
+    options,
+    IDENTITY,
+    peer,
+    settleTimeoutMs,
+    () => proxy ?? target,
+  );
+  const overrides: Record<PropertyKey, unknown> = {
+    publish: producer.publish,
+    sendToQueue: producer.sendToQueue,
     consume: consumer.consume,
     get: consumer.get,
     ack: consumer.ack,
@@ -72,22 +68,10 @@ export function traceChannel<C extends TraceableChannel>(channel: C, options: Am
   }
   channel.on('close', () => consumer.closed());
 
-  const proxy = tracingProxy(target, overrides);
+  proxy = tracingProxy(target, overrides);
   tracedByChannel.set(channel, proxy);
   tracedChannels.add(proxy);
-  return proxy as unknown as C;
-}
-
-/** The channel's own methods, called with the channel as `this`. */
-function methodsOf(target: Record<PropertyKey, unknown>): Record<(typeof TRACED)[number], Method> {
-  const call =
-    (name: string): Method =>
-    (...args) =>
-      (target[name] as Method).apply(target, args);
-  return Object.fromEntries(TRACED.map((name) => [name, call(name)])) as Record<
-    (typeof TRACED)[number],
-    Method
-  >;
+  return proxy as C;
 }
 
 /**
@@ -95,16 +79,13 @@ function methodsOf(target: Record<PropertyKey, unknown>): Record<(typeof TRACED)
  * methods are bound to the real channel (so `this` inside amqplib is never the proxy), and a
  * method returning the channel itself (callback API chaining) returns the proxy instead.
  */
-function tracingProxy(target: Record<PropertyKey, unknown>, overrides: Record<PropertyKey, Method>): object {
+function tracingProxy(target: Record<PropertyKey, unknown>, overrides: Record<PropertyKey, unknown>): object {
   const bound = new Map<PropertyKey, { source: Method; method: Method }>();
   const wrap = (method: Method): Method =>
     function (this: unknown, ...args: unknown[]): unknown {
       const result = method.apply(target, args);
       return result === target ? proxy : result;
     };
-  for (const name of Object.keys(overrides)) {
-    overrides[name] = wrap(overrides[name] as Method);
-  }
   const proxy: object = new Proxy(target, {
     get(object, property) {
       if (Object.hasOwn(overrides, property)) return overrides[property];

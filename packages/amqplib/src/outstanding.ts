@@ -12,7 +12,7 @@ interface Entry {
 /**
  * The spans of one channel's unsettled messages, by delivery tag. Tags grow with arrival, so the
  * map's insertion order is both tag order and deadline order: one timer, set for the oldest
- * deadline and unref'd, sweeps expired spans; it runs only while messages are outstanding.
+ * deadline and unref'd, sweeps expired spans and re-arms itself while messages are outstanding.
  */
 export class Outstanding {
   readonly #entries = new Map<number, Entry>();
@@ -64,7 +64,8 @@ export class Outstanding {
         finish(entry.scope, settlement, requeue);
       }
     }
-    if (this.#entries.size === 0) this.#stop();
+    // The timer is left to run out even when nothing is outstanding: re-arming it per message
+    // would cost more than one idle wake-up per timeout.
   }
 
   settleAll(settlement: Settlement, requeue?: boolean): void {
@@ -90,11 +91,9 @@ export class Outstanding {
 }
 
 function finish(scope: SpanScope, settlement: Settlement, requeue?: boolean): void {
-  scope.setAttributes(
-    requeue === undefined
-      ? { [ATTR_SETTLEMENT]: settlement }
-      : { [ATTR_SETTLEMENT]: settlement, [ATTR_REQUEUE]: requeue },
-  );
+  if (scope.ended) return;
+  scope.span.setAttribute(ATTR_SETTLEMENT, settlement);
+  if (requeue !== undefined) scope.span.setAttribute(ATTR_REQUEUE, requeue);
   if (settlement === 'nack' || settlement === 'reject') {
     scope.failWith(settlement, requeue ? `message ${settlement}ed and requeued` : `message ${settlement}ed`);
   } else if (settlement === 'channel_closed') {

@@ -1,4 +1,4 @@
-import { type Attributes, SpanKind } from '@opentelemetry/api';
+import { SpanKind } from '@opentelemetry/api';
 import {
   type AdapterIdentity,
   type OutgoingSpans,
@@ -7,8 +7,8 @@ import {
   errorType,
   reportOnce,
 } from '@tracewire/core';
-import { sendAttributes, sendSpanName } from './attributes.js';
-import { injectedSetter, withInjectedHeaders } from './header-carrier.js';
+import { type Peer, sendAttributes, sendSpanName } from './attributes.js';
+import { injectedSetter, newHeaders, withInjectedHeaders } from './header-carrier.js';
 import type { AmqplibTracingOptions } from './types.js';
 
 type Publish = (
@@ -25,6 +25,9 @@ export interface ProducerMethods {
   sendToQueue: SendToQueue;
 }
 
+/** The real channel; its methods are called on it, so `this` inside amqplib is the channel. */
+export type ProducerChannel = ProducerMethods;
+
 interface Started {
   scope: SpanScope;
   options: unknown;
@@ -36,13 +39,13 @@ interface Started {
  * broker's confirm (a nack or a close marks it ERROR); otherwise when the call returns.
  */
 export function producerMethods(
-  target: { publish: Publish; sendToQueue: SendToQueue },
+  target: ProducerChannel,
   options: AmqplibTracingOptions,
   identity: AdapterIdentity,
-  peer: Attributes,
+  peer: Peer,
   confirm: boolean,
 ): ProducerMethods {
-  const spans: OutgoingSpans<Record<string, string>> = createOutgoingSpans(
+  const spans: OutgoingSpans<Record<string, unknown>> = createOutgoingSpans(
     options,
     identity,
     SpanKind.PRODUCER,
@@ -58,7 +61,7 @@ export function producerMethods(
   ): Started | undefined => {
     let scope: SpanScope | undefined;
     try {
-      const injected: Record<string, string> = {};
+      const injected = newHeaders();
       scope = spans.start(
         injected,
         sendSpanName(exchange),
