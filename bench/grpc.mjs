@@ -96,10 +96,14 @@ async function startPair(grpc, { serverOptions = {}, clientOptions = {} } = {}) 
   };
 }
 
-/** `calls` unary calls, `concurrency` in flight at a time; resolves with the seconds taken. */
+/**
+ * `calls` unary calls, `concurrency` in flight at a time; resolves with the wall-clock seconds
+ * taken and the process's CPU seconds (user + system), which other load on the machine disturbs less.
+ */
 function runCalls(call, calls, concurrency) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
     let started = 0;
     let finished = 0;
     const next = () => {
@@ -107,8 +111,13 @@ function runCalls(call, calls, concurrency) {
       started++;
       call((error) => {
         if (error) return reject(error);
-        if (++finished === calls) resolve(Number(process.hrtime.bigint() - start) / 1e9);
-        else next();
+        if (++finished === calls) {
+          const cpu = process.cpuUsage(cpuStart);
+          resolve({
+            seconds: Number(process.hrtime.bigint() - start) / 1e9,
+            cpu: (cpu.user + cpu.system) / 1e6,
+          });
+        } else next();
       });
     };
     for (let i = 0; i < Math.min(concurrency, calls); i++) next();
@@ -135,9 +144,9 @@ async function otelChild() {
   let calls = 0;
   process.on('message', async (message) => {
     if (message.type === 'round') {
-      const seconds = await runCalls(pair.call, message.calls, message.concurrency);
+      const result = await runCalls(pair.call, message.calls, message.concurrency);
       calls += message.calls;
-      process.send({ type: 'round', seconds });
+      process.send({ type: 'round', result });
     } else if (message.type === 'finish') {
       await provider.forceFlush();
       pair.close();
@@ -172,7 +181,7 @@ function childVariant() {
     ready: nextMessage(),
     async run(calls, concurrency) {
       child.send({ type: 'round', calls, concurrency });
-      return (await nextMessage()).seconds;
+      return (await nextMessage()).result;
     },
     async finish() {
       child.send({ type: 'finish' });
@@ -208,14 +217,18 @@ async function main() {
   };
   const names = Object.keys(variants);
   const samples = Object.fromEntries(names.map((name) => [name, []]));
+  const cpuSamples = Object.fromEntries(names.map((name) => [name, []]));
   let tracewireCalls = 0;
   for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
     // Rotate the order so no variant always runs first or last.
     const order = names.map((_, i) => names[(i + round) % names.length]);
     for (const name of order) {
-      const seconds = await variants[name](CALLS);
+      const { seconds, cpu } = await variants[name](CALLS);
       if (name === 'tracewire') tracewireCalls += CALLS;
-      if (round >= WARMUP_ROUNDS) samples[name].push(CALLS / seconds);
+      if (round >= WARMUP_ROUNDS) {
+        samples[name].push(CALLS / seconds);
+        cpuSamples[name].push((cpu / CALLS) * 1e6);
+      }
     }
   }
 
@@ -226,10 +239,11 @@ async function main() {
   traced.close();
 
   const rate = Object.fromEntries(names.map((name) => [name, median(samples[name])]));
+  const cpuPerCall = Object.fromEntries(names.map((name) => [name, median(cpuSamples[name])]));
   const format = (value) => `${Math.round(value).toLocaleString('en-US')} calls/s`;
   printTable(
     `gRPC unary calls on loopback (${CALLS} calls x ${ROUNDS} rounds per variant, ${CONCURRENCY} in flight, median)`,
-    names.map((name) => [name, format(rate[name])]),
+    names.map((name) => [name, format(rate[name]), `${cpuPerCall[name].toFixed(1)} µs CPU/call`]),
   );
   const tracewireVsBare = rate.tracewire / rate.bare;
   const tracewireVsOtel = rate.tracewire / rate.otel;
@@ -241,6 +255,12 @@ async function main() {
     ],
     ['tracewire / otel', tracewireVsOtel.toFixed(3), `target > 1 ${tracewireVsOtel > 1 ? 'met' : 'NOT met'}`],
     ['otel / bare', (rate.otel / rate.bare).toFixed(3)],
+    [
+      'by CPU time: tracewire / bare',
+      (cpuPerCall.bare / cpuPerCall.tracewire).toFixed(3),
+      '(bare CPU/call ÷ tracewire CPU/call)',
+    ],
+    ['by CPU time: tracewire / otel', (cpuPerCall.otel / cpuPerCall.tracewire).toFixed(3)],
   ]);
   const describe = ({ calls, spans, client, server, joined }) =>
     `${(spans / calls).toFixed(2)} spans/call (CLIENT ${client}, SERVER ${server}, SERVER spans with a parent ${joined})`;

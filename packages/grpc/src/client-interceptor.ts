@@ -69,25 +69,34 @@ export function clientInterceptor(options: ClientInterceptorOptions = {}): Inter
         } catch (error) {
           reportOnce(START_FAILED, error);
         }
-        startNext(carrier, scope ? tracedListener(scope, parent) : {});
+        startNext(
+          carrier,
+          scope ? tracedListener(scope, parent, callOptions.method_definition.responseStream) : {},
+        );
       },
     });
   };
 }
 
-function tracedListener(scope: SpanScope, parent: Context): Listener {
-  return {
+/**
+ * Ends the span with the status and gives the application its events back in the caller's
+ * context. A single response message only reaches the application with the status, so it needs
+ * no context of its own.
+ */
+function tracedListener(scope: SpanScope, parent: Context, responseStream: boolean): Listener {
+  const listener: Listener = {
     onReceiveMetadata(metadata, next) {
-      context.with(parent, next, undefined, metadata);
-    },
-    onReceiveMessage(message, next) {
-      context.with(parent, next, undefined, message);
+      context.with(parent, () => next(metadata));
     },
     onReceiveStatus(status, next) {
       endClientSpan(scope, status);
-      context.with(parent, next, undefined, status);
+      context.with(parent, () => next(status));
     },
   };
+  if (responseStream) {
+    listener.onReceiveMessage = (message, next) => context.with(parent, () => next(message));
+  }
+  return listener;
 }
 
 function endClientSpan(scope: SpanScope, status: StatusObject): void {

@@ -95,14 +95,21 @@ class TracedServerCall extends ServerInterceptingCall {
     super.start({
       onReceiveMetadata: (metadata) => {
         const scope = this.#startSpan(metadata);
-        if (scope) context.with(scope.context, listener.onReceiveMetadata, listener, metadata);
+        if (scope) context.with(scope.context, () => listener.onReceiveMetadata(metadata));
         else listener.onReceiveMetadata(metadata);
       },
-      onReceiveMessage: (message) => this.#inSpan(listener.onReceiveMessage, listener, message),
-      onReceiveHalfClose: () => this.#inSpan(listener.onReceiveHalfClose, listener),
+      onReceiveMessage: (message) => {
+        if (this.#scope) context.with(this.#scope.context, () => listener.onReceiveMessage(message));
+        else listener.onReceiveMessage(message);
+      },
+      onReceiveHalfClose: () => {
+        if (this.#scope) context.with(this.#scope.context, () => listener.onReceiveHalfClose());
+        else listener.onReceiveHalfClose();
+      },
       onCancel: () => {
         this.#endWithoutStatus();
-        this.#inSpan(listener.onCancel, listener);
+        if (this.#scope) context.with(this.#scope.context, () => listener.onCancel());
+        else listener.onCancel();
       },
     });
   }
@@ -131,16 +138,6 @@ class TracedServerCall extends ServerInterceptingCall {
       reportOnce(START_FAILED, error);
     }
     return this.#scope;
-  }
-
-  #inSpan<A extends unknown[]>(
-    fn: (...args: A) => void,
-    target: InterceptingServerListener,
-    ...args: A
-  ): void {
-    const scope = this.#scope;
-    if (scope) context.with(scope.context, fn, target, ...args);
-    else fn.apply(target, args);
   }
 
   /** grpc-js reports every finished call as cancelled; only a call that sent no status is one. */
