@@ -366,6 +366,7 @@ describe('the traced channel is the channel', () => {
   it('rejects what is not a channel, and a bad settleTimeoutMs, when called', () => {
     expect(() => traceChannel({} as never)).toThrow(TypeError);
     expect(() => traceChannel(broker.admin, { settleTimeoutMs: 0 })).toThrow(/settleTimeoutMs/);
+    expect(() => traceChannel(broker.admin, { trust: 'sometimes' as never })).toThrow(TypeError);
   });
 });
 
