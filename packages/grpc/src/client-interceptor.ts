@@ -1,8 +1,8 @@
 import {
   InterceptingCall,
+  type InterceptingListener,
   type Interceptor,
   type InterceptorOptions,
-  type Listener,
   type Metadata,
   type NextCall,
   type StatusObject,
@@ -59,7 +59,7 @@ export function clientInterceptor(options: ClientInterceptorOptions = {}): Inter
     const parent = context.active();
     const next = nextCall(callOptions);
     return new InterceptingCall(next, {
-      start(metadata, _listener, startNext) {
+      start(metadata, listener, startNext) {
         let scope: SpanScope | undefined;
         let carrier = metadata;
         try {
@@ -71,7 +71,9 @@ export function clientInterceptor(options: ClientInterceptorOptions = {}): Inter
         }
         startNext(
           carrier,
-          scope ? tracedListener(scope, parent, callOptions.method_definition.responseStream) : {},
+          scope
+            ? tracedListener(listener, scope, parent, callOptions.method_definition.responseStream)
+            : listener,
         );
       },
     });
@@ -81,22 +83,24 @@ export function clientInterceptor(options: ClientInterceptorOptions = {}): Inter
 /**
  * Ends the span with the status and gives the application its events back in the caller's
  * context. A single response message only reaches the application with the status, so it needs
- * no context of its own.
+ * no context of its own. (One-argument methods: grpc-js passes an intercepting listener on as is.)
  */
-function tracedListener(scope: SpanScope, parent: Context, responseStream: boolean): Listener {
-  const listener: Listener = {
-    onReceiveMetadata(metadata, next) {
-      context.with(parent, () => next(metadata));
-    },
-    onReceiveStatus(status, next) {
+function tracedListener(
+  listener: InterceptingListener,
+  scope: SpanScope,
+  parent: Context,
+  responseStream: boolean,
+): InterceptingListener {
+  return {
+    onReceiveMetadata: (metadata) => context.with(parent, () => listener.onReceiveMetadata(metadata)),
+    onReceiveMessage: responseStream
+      ? (message) => context.with(parent, () => listener.onReceiveMessage(message))
+      : (message) => listener.onReceiveMessage(message),
+    onReceiveStatus: (status) => {
       endClientSpan(scope, status);
-      context.with(parent, () => next(status));
+      context.with(parent, () => listener.onReceiveStatus(status));
     },
   };
-  if (responseStream) {
-    listener.onReceiveMessage = (message, next) => context.with(parent, () => next(message));
-  }
-  return listener;
 }
 
 function endClientSpan(scope: SpanScope, status: StatusObject): void {
