@@ -122,6 +122,8 @@ async function fastifyApp() {
 const server = variant.startsWith('express') ? await expressApp() : await fastifyApp();
 process.send({ port: server.address().port });
 
+// Never outlive the benchmark that started this server.
+process.on('disconnect', () => process.exit(0));
 process.on('message', async (message) => {
   if (message === 'measure') {
     const { user, system } = process.cpuUsage();

@@ -43,8 +43,13 @@ const HEADERS = {
 function start(variant) {
   const child = fork(new URL('./http-server-child.mjs', import.meta.url), [variant], { stdio: 'inherit' });
   const pending = [];
-  child.on('message', (message) => pending.shift()?.(message));
-  const next = () => new Promise((resolve) => pending.push(resolve));
+  child.on('message', (message) => pending.shift()?.resolve(message));
+  // A child that dies (a missing build, say) fails the run instead of leaving it waiting.
+  child.on('exit', (code) => {
+    for (const waiter of pending.splice(0))
+      waiter.reject(new Error(`${variant} server exited with code ${code}`));
+  });
+  const next = () => new Promise((resolve, reject) => pending.push({ resolve, reject }));
   const ask = (command) => {
     const reply = next();
     child.send(command);
