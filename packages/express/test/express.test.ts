@@ -519,6 +519,7 @@ describe('options', () => {
     ['requestHook', { requestHook: {} }],
     ['responseHook', { responseHook: 1 }],
     ['responseHeader', { responseHeader: 'yes' }],
+    ['options', null],
   ])('a bad %s fails when the middleware is created', (name, options) => {
     expect(() => traceContext(options as unknown as ExpressTraceOptions)).toThrow(TypeError);
     expect(() => traceContext(options as unknown as ExpressTraceOptions)).toThrow(
