@@ -3,8 +3,6 @@
 // packages) with its trace context and baggage; the gateway calls the Python service back. All
 // spans, exported over OTLP/HTTP (protobuf from Python, JSON from tracewire) to one local
 // receiver, must form one trace with the right parents.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { SpanKind } from '@opentelemetry/api';
 import {
@@ -15,6 +13,15 @@ import {
 } from '@tracewire/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PythonVenv, ensurePythonVenv } from '../support/python-venv.js';
+import {
+  type Service,
+  buildPackages,
+  cleanEnv,
+  lastJsonLine,
+  only,
+  runCommand,
+  startNodeService,
+} from './support.js';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const TENANT = 'acme/zürich';
@@ -41,117 +48,13 @@ interface PythonReport {
   }[];
 }
 
-/**
- * `npx turbo run build` (cached when nothing changed), as examples/demo/build.mjs does, but
- * without blocking the worker: a cold build outlasts vitest's worker RPC timeout.
- */
-function buildPackages(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
-      cwd: here('../../'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
-    });
-    let output = '';
-    const keep = (chunk: Buffer): void => {
-      output = (output + chunk.toString('utf8')).slice(-8000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      code === 0
-        ? resolve()
-        : reject(new Error(`npx turbo run build failed (${signal ?? code}):\n${output}`)),
-    );
-  });
-}
-
-/** The process environment without OTEL_* settings, so only what a test sets applies. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OTEL_')));
-  return { ...env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', ...extra };
-}
-
-/** Starts gateway.mjs and resolves with its port once it prints `listening <port>`. */
-async function startGateway(receiver: OtlpReceiver): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [here('./gateway.mjs')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: cleanEnv({
-      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
-      OTEL_BSP_SCHEDULE_DELAY: '100',
-    }),
-  });
-  let output = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the gateway did not start:\n${output}`)), 30_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      const match = /listening (\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the gateway exited (${signal ?? code}) before listening:\n${output}`));
-    });
-  });
-  return { child, port };
-}
-
 /** Runs service.py to its end; rejects with its output unless it exits 0. */
-function runPython(venv: PythonVenv, env: Record<string, string>): Promise<PythonReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(venv.python, [here('./python/service.py')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: cleanEnv({ PYTHONUNBUFFERED: '1', ...env }),
-      timeout: 60_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code !== 0) {
-        reject(new Error(`service.py failed (${signal ?? `exit ${code}`}):\n${stdout}\n${stderr}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as PythonReport);
-      } catch (error) {
-        reject(
-          new Error(`service.py printed no report (${(error as Error).message}):\n${stdout}\n${stderr}`),
-        );
-      }
-    });
+async function runPython(venv: PythonVenv, env: Record<string, string>): Promise<PythonReport> {
+  const stdout = await runCommand(venv.python, [here('./python/service.py')], {
+    env: cleanEnv({ PYTHONUNBUFFERED: '1', ...env }),
+    timeoutMs: 60_000,
   });
-}
-
-function only(spans: NormalisedSpan[], service: string, kind: SpanKind, name: string): NormalisedSpan {
-  const found = spans.filter(
-    (span) => span.serviceName === service && span.kind === kind && span.name === name,
-  );
-  expect(found, `${service} ${SpanKind[kind]} "${name}"`).toHaveLength(1);
-  return found[0]!;
-}
-
-/** Ends the gateway with SIGTERM, on which startTracing flushes its pending spans first. */
-async function stopGateway(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
+  return lastJsonLine<PythonReport>(stdout);
 }
 
 interface Outcome {
@@ -162,7 +65,8 @@ interface Outcome {
 
 describe('cross-language: a Python OpenTelemetry SDK service and a tracewire service in one trace', () => {
   let receiver: OtlpReceiver | undefined;
-  let gateway: { child: ChildProcess; port: number } | undefined;
+  let gateway: Service | undefined;
+  let gatewayPort = 0;
   let venv: PythonVenv | undefined;
   let outcome: Promise<Outcome> | undefined;
 
@@ -174,7 +78,15 @@ describe('cross-language: a Python OpenTelemetry SDK service and a tracewire ser
       requirementsFile: here('./python/requirements.txt'),
     });
     receiver = await startOtlpReceiver();
-    gateway = await startGateway(receiver);
+    gateway = startNodeService(
+      here('./gateway.mjs'),
+      cleanEnv({
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      }),
+    );
+    gatewayPort = Number((await gateway.waitForLine(/^listening (\d+)$/, 30_000))[1]);
   }, 600_000);
 
   afterAll(async () => {
@@ -187,11 +99,11 @@ describe('cross-language: a Python OpenTelemetry SDK service and a tracewire ser
     outcome ??= (async () => {
       if (!receiver || !gateway || !venv) throw new Error('the setup did not complete');
       const report = await runPython(venv, {
-        GATEWAY_URL: `http://127.0.0.1:${gateway.port}/relay`,
+        GATEWAY_URL: `http://127.0.0.1:${gatewayPort}/relay`,
         OTLP_TRACES_URL: receiver.url,
         TENANT,
       });
-      await stopGateway(gateway.child);
+      await gateway.stop();
       // Both processes flushed before ending; a missing span shows up in the assertions below.
       const spans = await receiver.waitForSpans(5, 10_000).catch(() => receiver?.spans() ?? []);
       return { report, spans, requests: receiver.requests() };
