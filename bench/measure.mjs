@@ -14,7 +14,6 @@ export function median(values) {
  * hide the differences being measured.
  */
 function timingLoop() {
-  // biome-ignore lint/security/noGlobalEval: a fresh function per variant is the point
   return new Function(
     'fn',
     'iterations',

@@ -36,7 +36,8 @@ export const headerSetter: TextMapSetter<HeaderRecord> = {
   },
 };
 
+/** Strings and arrays as they are, numbers (Node allows them) as strings, anything else unusable. */
 function asHeaderValue(value: unknown): string | string[] | undefined {
   if (typeof value === 'string' || Array.isArray(value)) return value as string | string[];
-  return value === undefined || value === null ? undefined : String(value);
+  return typeof value === 'number' ? String(value) : undefined;
 }

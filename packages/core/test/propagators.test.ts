@@ -1,5 +1,6 @@
 import {
   type Context,
+  type TextMapPropagator,
   context,
   defaultTextMapGetter,
   defaultTextMapSetter,
@@ -30,10 +31,10 @@ const SPAN_ID = 'b7ad6b7169203331';
 const tracer = trace.getTracer('test');
 const propagator = new TraceContextPropagator();
 
-function extract(headers: Record<string, string | string[]>, p = propagator): Context {
+function extract(headers: Record<string, string | string[]>, p: TextMapPropagator = propagator): Context {
   return p.extract(ROOT_CONTEXT, headers, headerGetter);
 }
-function inject(ctx: Context, p = propagator): Record<string, string> {
+function inject(ctx: Context, p: TextMapPropagator = propagator): Record<string, string> {
   const carrier: Record<string, string> = {};
   p.inject(ctx, carrier, headerSetter);
   return carrier;

@@ -92,7 +92,12 @@ describe('incoming spans and the trust policy', () => {
     const seen: unknown[] = [];
     const request = { ip: '10.0.0.1' };
     createIncomingSpans<typeof request, HeaderRecord>(
-      { trust: (req) => (seen.push(req), 'continue') },
+      {
+        trust: (req) => {
+          seen.push(req);
+          return 'continue';
+        },
+      },
       identity,
       SpanKind.SERVER,
       headerGetter,
