@@ -8,15 +8,16 @@ import {
   errorType,
   reportOnce,
 } from '@tracewire/core';
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
+  type HttpServerMetadata,
+  httpServerSpan,
+  incomingHeaders,
   nameMethod,
-  requestAttributes,
-} from './attributes.js';
-import { type HttpServerMetadata, httpServerSpan } from './http-instrumentation.js';
-import { incomingHeaders } from './incoming-headers.js';
+  serverRequestAttributes,
+} from '@tracewire/http';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { routeTemplate } from './route.js';
 import { addServerTiming, serverTimingEntry } from './server-timing.js';
 import { VERSION } from './version.js';
@@ -105,7 +106,7 @@ class ExpressTracing {
             req,
             req.headers,
             nameMethod(req.method),
-            requestAttributes(req, req.originalUrl ?? req.url ?? '/'),
+            serverRequestAttributes(req, req.originalUrl ?? req.url ?? '/'),
           )
         : new SpanScope(http.span, active);
     const trace = new RequestTrace(scope, req, http);

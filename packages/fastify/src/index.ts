@@ -8,6 +8,15 @@ import {
   errorType,
   reportOnce,
 } from '@tracewire/core';
+import {
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  type HttpServerMetadata,
+  httpServerSpan,
+  incomingHeaders,
+  nameMethod,
+  serverRequestAttributes,
+} from '@tracewire/http';
 import type {
   FastifyError,
   FastifyPluginCallback,
@@ -16,14 +25,6 @@ import type {
   HookHandlerDoneFunction,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import {
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
-  nameMethod,
-  requestAttributes,
-} from './attributes.js';
-import { type HttpServerMetadata, httpServerSpan } from './http-instrumentation.js';
-import { incomingHeaders } from './incoming-headers.js';
 import { VERSION } from './version.js';
 
 const PACKAGE = '@tracewire/fastify';
@@ -101,7 +102,12 @@ class FastifyTracing {
     let scope: SpanScope;
     if (http === undefined) {
       const raw = request.raw;
-      scope = this.#spans.start(request, raw.headers, name, requestAttributes(raw, raw.url ?? '/', route));
+      scope = this.#spans.start(
+        request,
+        raw.headers,
+        name,
+        serverRequestAttributes(raw, raw.url ?? '/', route),
+      );
     } else {
       scope = new SpanScope(http.span, active);
       if (route !== undefined) {

@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { errorMonitor } from 'node:events';
 import { SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
-import { describeRequest } from './attributes.js';
+import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
 import { injectedHeaders, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, markTraced } from './options.js';

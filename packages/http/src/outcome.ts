@@ -1,5 +1,6 @@
 import { ATTR_ERROR_TYPE, type SpanScope } from '@tracewire/core';
-import { ATTR_HTTP_RESPONSE_STATUS_CODE, requestErrorType } from './attributes.js';
+import { ATTR_HTTP_RESPONSE_STATUS_CODE } from './attribute-names.js';
+import { requestErrorType } from './client-attributes.js';
 
 /** Records the response status; 4xx and 5xx are errors for a client. Does not end the span. */
 export function recordStatus(scope: SpanScope, status: number): void {

@@ -1,44 +1,29 @@
 import type { IncomingMessage } from 'node:http';
 import type { Attributes } from '@opentelemetry/api';
-
-// Attribute names as @opentelemetry/semantic-conventions exports them (stable HTTP conventions).
-export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
-export const ATTR_HTTP_REQUEST_METHOD_ORIGINAL = 'http.request.method_original';
-export const ATTR_HTTP_ROUTE = 'http.route';
-export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
-export const ATTR_URL_PATH = 'url.path';
-export const ATTR_URL_QUERY = 'url.query';
-export const ATTR_URL_SCHEME = 'url.scheme';
-export const ATTR_SERVER_ADDRESS = 'server.address';
-export const ATTR_SERVER_PORT = 'server.port';
-export const ATTR_CLIENT_ADDRESS = 'client.address';
-export const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original';
-export const ATTR_NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
-
-const KNOWN_METHODS: ReadonlySet<string> = new Set([
-  'CONNECT',
-  'DELETE',
-  'GET',
-  'HEAD',
-  'OPTIONS',
-  'PATCH',
-  'POST',
-  'PUT',
-  'TRACE',
-]);
-
-/** The method as the span name shows it: `HTTP` for methods the conventions do not know. */
-export function nameMethod(method: string | undefined): string {
-  return method !== undefined && KNOWN_METHODS.has(method) ? method : 'HTTP';
-}
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_PATH,
+  ATTR_URL_QUERY,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from './attribute-names.js';
+import { isKnownMethod } from './http-method.js';
 
 /**
  * The request attributes of an HTTP SERVER span, in one object of a fixed shape (absent values
- * are `undefined`, which the API allows and SDKs skip).
+ * are `undefined`, which the API allows and SDKs skip). `url` is the request target as received
+ * (path and query); `route` is the matched route template, when the framework knows it this early.
+ * The method is kept as received: a lower-case or unknown one is `_OTHER`, the original kept.
  */
-export function requestAttributes(req: IncomingMessage, url: string): Attributes {
+export function serverRequestAttributes(req: IncomingMessage, url: string, route?: string): Attributes {
   const method = req.method ?? 'GET';
-  const known = KNOWN_METHODS.has(method);
+  const known = isKnownMethod(method);
   const headers = req.headers;
   const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
   const secure = socket?.encrypted === true;
@@ -52,6 +37,7 @@ export function requestAttributes(req: IncomingMessage, url: string): Attributes
     [ATTR_URL_QUERY]:
       queryAt === -1 || queryAt === url.length - 1 ? undefined : redactQuery(url.slice(queryAt + 1)),
     [ATTR_URL_SCHEME]: secure ? 'https' : 'http',
+    [ATTR_HTTP_ROUTE]: route,
     [ATTR_SERVER_ADDRESS]:
       host === undefined || host === '' ? undefined : portAt === -1 ? host : host.slice(0, portAt),
     [ATTR_SERVER_PORT]:

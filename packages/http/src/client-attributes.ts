@@ -1,25 +1,14 @@
 import type { Attributes } from '@opentelemetry/api';
 import { errorType } from '@tracewire/core';
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+} from './attribute-names.js';
+import { isKnownMethod } from './http-method.js';
 
-// Names as @opentelemetry/semantic-conventions exports them (stable HTTP client conventions).
-export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
-export const ATTR_HTTP_REQUEST_METHOD_ORIGINAL = 'http.request.method_original';
-export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
-export const ATTR_URL_FULL = 'url.full';
-export const ATTR_SERVER_ADDRESS = 'server.address';
-export const ATTR_SERVER_PORT = 'server.port';
-
-const KNOWN_METHODS = new Set([
-  'CONNECT',
-  'DELETE',
-  'GET',
-  'HEAD',
-  'OPTIONS',
-  'PATCH',
-  'POST',
-  'PUT',
-  'TRACE',
-]);
 /** Query keys whose values semantic conventions say to redact in `url.full`. */
 const SECRET_QUERY_KEYS = [
   'AWSAccessKeyId',
@@ -49,7 +38,7 @@ export function describeRequest(
 ): ClientRequestInfo {
   const original = method ?? 'GET';
   const upper = original.toUpperCase();
-  const known = KNOWN_METHODS.has(upper);
+  const known = isKnownMethod(upper);
   const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: known ? upper : '_OTHER' };
   if (!known || upper !== original) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original;
   const parsed = parseUrl(url);
