@@ -1,36 +1,12 @@
 // The application the Express tests serve, built the same way on Express 4 and 5, with or
 // without tracing, so a traced response can be compared byte for byte with an untraced one.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { context, propagation, trace } from '@opentelemetry/api';
 import { type ExpressTraceOptions, traceContext, traceErrors } from '@tracewire/express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type express from 'express';
-import { deferred } from './support.js';
+import { seen, slow } from '../../../test/support/http-server.js';
 
 export type ExpressModule = typeof express;
-
-/** Signals from the slow handler, for the aborted-request test. */
-export const slow = {
-  started: deferred(),
-  release: deferred(),
-  finished: deferred(),
-  reset(): void {
-    slow.started = deferred();
-    slow.release = deferred();
-    slow.finished = deferred();
-  },
-};
-
-/** What a handler sees of tracing: the active span and the baggage. */
-function seen(): { traceId?: string; spanId?: string; baggage: Record<string, string> } {
-  const spanContext = trace.getActiveSpan()?.spanContext();
-  const baggage = propagation.getBaggage(context.active());
-  return {
-    traceId: spanContext?.traceId,
-    spanId: spanContext?.spanId,
-    baggage: Object.fromEntries((baggage?.getAllEntries() ?? []).map(([key, entry]) => [key, entry.value])),
-  };
-}
 
 export interface AppOptions {
   /** undefined: no tracing at all (the control app). */

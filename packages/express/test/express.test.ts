@@ -20,8 +20,6 @@ import express from 'express';
 import express4 from 'express4';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
-import { type ExpressModule, buildApp, slow } from './app.js';
 import {
   CALLER_SPAN_ID,
   CALLER_TRACEPARENT,
@@ -29,7 +27,10 @@ import {
   type Listening,
   listen,
   rawRequest,
-} from './support.js';
+  slow,
+} from '../../../test/support/http-server.js';
+import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
+import { type ExpressModule, buildApp } from './app.js';
 
 const tracing = setupTracing();
 afterAll(() => tracing.shutdown());

@@ -9,9 +9,15 @@ import express from 'express';
 import express4 from 'express4';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CALLER_SPAN_ID,
+  CALLER_TRACEPARENT,
+  CALLER_TRACE_ID,
+  type Listening,
+  listen,
+} from '../../../test/support/http-server.js';
 import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
 import { type ExpressModule, buildApp } from './app.js';
-import { CALLER_SPAN_ID, CALLER_TRACEPARENT, CALLER_TRACE_ID, type Listening, listen } from './support.js';
 
 // instrumentation-http extracts with the global propagator, so the test registers one.
 const tracing = setupTracing({ propagator: new W3CPropagator() });

@@ -3,9 +3,9 @@ import express from 'express';
 import express4 from 'express4';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { listen } from '../../../test/support/http-server.js';
 import { express4Template, routeTemplate } from '../src/route.js';
 import type { ExpressModule } from './app.js';
-import { listen } from './support.js';
 
 // path-to-regexp 0.1, as Express 4 uses it to compile mount paths.
 const pathToRegexp = createRequire(import.meta.url)('path-to-regexp') as (

@@ -4,33 +4,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { context, propagation, trace } from '@opentelemetry/api';
 import traceContext, { type FastifyTraceOptions } from '@tracewire/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { deferred } from './support.js';
-
-/** Signals from the slow handler, for the aborted-request test. */
-export const slow = {
-  started: deferred(),
-  release: deferred(),
-  finished: deferred(),
-  reset(): void {
-    slow.started = deferred();
-    slow.release = deferred();
-    slow.finished = deferred();
-  },
-};
-
-/** What a handler or hook sees of tracing: the active span and the baggage. */
-export function seen(): { traceId?: string; spanId?: string; baggage: Record<string, string> } {
-  const spanContext = trace.getActiveSpan()?.spanContext();
-  const baggage = propagation.getBaggage(context.active());
-  return {
-    traceId: spanContext?.traceId,
-    spanId: spanContext?.spanId,
-    baggage: Object.fromEntries((baggage?.getAllEntries() ?? []).map(([key, entry]) => [key, entry.value])),
-  };
-}
+import { seen, slow } from '../../../test/support/http-server.js';
 
 class TeapotError extends Error {
   statusCode = 418;

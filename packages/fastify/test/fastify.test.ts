@@ -19,9 +19,15 @@ import traceContextDefault, { type FastifyTraceOptions, traceContext } from '@tr
 import Fastify from 'fastify';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CALLER_SPAN_ID,
+  CALLER_TRACEPARENT,
+  CALLER_TRACE_ID,
+  rawRequest,
+  slow,
+} from '../../../test/support/http-server.js';
 import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
-import { type AppOptions, type Started, buildApp, slow, start } from './app.js';
-import { CALLER_SPAN_ID, CALLER_TRACEPARENT, CALLER_TRACE_ID, rawRequest } from './support.js';
+import { type AppOptions, type Started, buildApp, start } from './app.js';
 
 const tracing = setupTracing();
 afterAll(() => tracing.shutdown());

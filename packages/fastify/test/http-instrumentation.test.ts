@@ -7,9 +7,9 @@ import { ATTR_ERROR_TYPE, ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conven
 import { W3CPropagator } from '@tracewire/core';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { CALLER_SPAN_ID, CALLER_TRACEPARENT, CALLER_TRACE_ID } from '../../../test/support/http-server.js';
 import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
 import { type Started, start } from './app.js';
-import { CALLER_SPAN_ID, CALLER_TRACEPARENT, CALLER_TRACE_ID } from './support.js';
 
 // instrumentation-http extracts with the global propagator, so the test registers one.
 const tracing = setupTracing({ propagator: new W3CPropagator() });

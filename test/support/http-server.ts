@@ -1,6 +1,9 @@
+// Shared by the Express and Fastify tests: a Node server on port 0, a byte-exact raw request, the
+// signals of the apps' slow handler, what a handler sees of tracing, and the caller's context.
 import { type RequestListener, type Server, createServer } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { context, propagation, trace } from '@opentelemetry/api';
 
 export interface Listening {
   port: number;
@@ -108,6 +111,29 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** Signals from the apps' slow handler, for the aborted-request tests. */
+export const slow = {
+  started: deferred(),
+  release: deferred(),
+  finished: deferred(),
+  reset(): void {
+    slow.started = deferred();
+    slow.release = deferred();
+    slow.finished = deferred();
+  },
+};
+
+/** What a handler or hook sees of tracing: the active span and the baggage. */
+export function seen(): { traceId?: string; spanId?: string; baggage: Record<string, string> } {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  const baggage = propagation.getBaggage(context.active());
+  return {
+    traceId: spanContext?.traceId,
+    spanId: spanContext?.spanId,
+    baggage: Object.fromEntries((baggage?.getAllEntries() ?? []).map(([key, entry]) => [key, entry.value])),
+  };
 }
 
 export const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
