@@ -1,42 +1,28 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { type Context, type Span, SpanKind, context, createContextKey } from '@opentelemetry/api';
-import {
-  type IncomingOptions,
-  type IncomingSpans,
-  SpanScope,
-  createIncomingSpans,
-  errorType,
-  reportOnce,
-} from '@tracewire/core';
+import { type Context, type Span, context, createContextKey } from '@opentelemetry/api';
+import { type IncomingSpans, SpanScope, errorType, reportOnce } from '@tracewire/core';
 import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
   type HttpServerMetadata,
+  type HttpServerOptions,
+  customSpanName,
   httpServerSpan,
-  incomingHeaders,
+  isIgnored,
   nameMethod,
   serverRequestAttributes,
+  serverTimingEntry,
+  serverTracingOptions,
 } from '@tracewire/http';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { routeTemplate } from './route.js';
-import { addServerTiming, serverTimingEntry } from './server-timing.js';
+import { addServerTiming } from './server-timing.js';
 import { VERSION } from './version.js';
 
 const PACKAGE = '@tracewire/express';
 
-/** Options of {@link traceContext}. */
-export interface ExpressTraceOptions extends IncomingOptions<Request> {
-  /** Requests to leave untraced (health checks): no span, the chain runs untouched. */
-  ignore?: (req: Request) => boolean;
-  /** The span name, called when the response ends; default `{method} {route}`, or `{method}`. */
-  spanName?: (req: Request) => string;
-  /** Called once the span has started, to add attributes. */
-  requestHook?: (span: Span, req: Request) => void;
-  /** Called when the response ends, before the span ends. */
-  responseHook?: (span: Span, req: Request, res: Response) => void;
-  /** Adds `Server-Timing: traceparent;desc="00-<trace-id>-<span-id>-<flags>"` to responses. Default false. */
-  responseHeader?: boolean;
-}
+/** Options of {@link traceContext}; `spanName` is called when the response ends. */
+export interface ExpressTraceOptions extends HttpServerOptions<Request, Response> {}
 
 // The request's trace rides in the context the chain runs in, not on `req`/`res`: a new property
 // on Node's request and response objects is a slow store on every request (seen in profiles).
@@ -74,23 +60,11 @@ class ExpressTracing {
   readonly #responseHeader: boolean;
 
   constructor(options: ExpressTraceOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`${PACKAGE}: options must be an object, got ${String(options)}`);
-    }
-    const { ignore, spanName, requestHook, responseHook, responseHeader = false, ...incoming } = options;
-    checkFunction(ignore, 'ignore');
-    checkFunction(spanName, 'spanName');
-    checkFunction(requestHook, 'requestHook');
-    checkFunction(responseHook, 'responseHook');
-    if (typeof responseHeader !== 'boolean') {
-      throw new TypeError(`${PACKAGE}: responseHeader must be a boolean, got ${typeof responseHeader}`);
-    }
-    this.#spans = createIncomingSpans<Request, IncomingHttpHeaders>(
-      incoming,
-      { packageName: PACKAGE, version: VERSION },
-      SpanKind.SERVER,
-      incomingHeaders,
-    );
+    const { spans, spanName, requestHook, responseHook, responseHeader } = serverTracingOptions(options, {
+      packageName: PACKAGE,
+      version: VERSION,
+    });
+    this.#spans = spans;
     this.#spanName = spanName;
     this.#requestHook = requestHook;
     this.#responseHook = responseHook;
@@ -160,21 +134,10 @@ class ExpressTracing {
 
   #name(req: Request, route: string | undefined): string | undefined {
     if (this.#spanName !== undefined) {
-      try {
-        const name = this.#spanName(req);
-        if (typeof name === 'string' && name !== '') return name;
-        reportOnce(`${PACKAGE}: spanName returned no name; using the default`);
-      } catch (error) {
-        reportOnce(`${PACKAGE}: spanName threw; using the default`, error);
-      }
+      const name = customSpanName(this.#spanName, req, PACKAGE);
+      if (name !== undefined) return name;
     }
     return route === undefined ? undefined : `${nameMethod(req.method)} ${route}`;
-  }
-}
-
-function checkFunction(value: unknown, name: string): void {
-  if (value !== undefined && typeof value !== 'function') {
-    throw new TypeError(`${PACKAGE}: ${name} must be a function, got ${typeof value}`);
   }
 }
 
@@ -188,7 +151,10 @@ export function traceContext(options: ExpressTraceOptions = {}): RequestHandler 
   return function traceContext(req, res, next): void {
     const active = context.active();
     // Already traced by an earlier traceContext(): one span per request.
-    if (currentTrace(req, active) !== undefined || (ignore !== undefined && isIgnored(ignore, req))) {
+    if (
+      currentTrace(req, active) !== undefined ||
+      (ignore !== undefined && isIgnored(ignore, req, PACKAGE))
+    ) {
       next();
       return;
     }
@@ -202,15 +168,6 @@ export function traceContext(options: ExpressTraceOptions = {}): RequestHandler 
     }
     context.with(trace.context, next);
   };
-}
-
-function isIgnored(ignore: (req: Request) => boolean, req: Request): boolean {
-  try {
-    return ignore(req) === true;
-  } catch (error) {
-    reportOnce(`${PACKAGE}: ignore threw; tracing the request`, error);
-    return false;
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { type SpanContext, TraceFlags } from '@opentelemetry/api';
 import { reportOnce } from '@tracewire/core';
+import { appendServerTiming } from '@tracewire/http';
 
 const SERVER_TIMING = 'server-timing';
 const HOOKED = Symbol('tracewire.server-timing');
@@ -8,15 +8,6 @@ const failed = '@tracewire/express: could not add the Server-Timing response hea
 
 type WriteHead = ServerResponse['writeHead'];
 type HookedResponse = ServerResponse & { [HOOKED]?: { value: string; writeHead: WriteHead; done: boolean } };
-
-/**
- * The `Server-Timing` entry naming the server span, in the form browser RUM agents read:
- * `traceparent;desc="00-<trace-id>-<span-id>-<flags>"`.
- */
-export function serverTimingEntry(spanContext: SpanContext): string {
-  const flags = spanContext.traceFlags & TraceFlags.SAMPLED ? '01' : '00';
-  return `traceparent;desc="00-${spanContext.traceId}-${spanContext.spanId}-${flags}"`;
-}
 
 /**
  * Adds `entry` to the response's `Server-Timing` header just before the headers are written, after
@@ -57,16 +48,10 @@ function appendEntry(res: ServerResponse, args: unknown[], entry: string): void 
     const headers = given as OutgoingHttpHeaders;
     for (const name of Object.keys(headers)) {
       if (name.toLowerCase() === SERVER_TIMING && headers[name] !== undefined) {
-        args[at] = { ...headers, [name]: combine(headers[name], entry) };
+        args[at] = { ...headers, [name]: appendServerTiming(headers[name], entry) };
         return;
       }
     }
   }
-  res.setHeader('Server-Timing', combine(res.getHeader(SERVER_TIMING), entry));
-}
-
-function combine(existing: unknown, entry: string): string {
-  if (existing === undefined || existing === null || existing === '') return entry;
-  const text = Array.isArray(existing) ? existing.join(', ') : String(existing);
-  return text.trim() === '' ? entry : `${text}, ${entry}`;
+  res.setHeader('Server-Timing', appendServerTiming(res.getHeader(SERVER_TIMING), entry));
 }

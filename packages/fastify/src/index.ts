@@ -1,21 +1,19 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Span, type SpanContext, SpanKind, TraceFlags, context } from '@opentelemetry/api';
-import {
-  type IncomingOptions,
-  type IncomingSpans,
-  SpanScope,
-  createIncomingSpans,
-  errorType,
-  reportOnce,
-} from '@tracewire/core';
+import { type Span, context } from '@opentelemetry/api';
+import { type IncomingSpans, SpanScope, errorType, reportOnce } from '@tracewire/core';
 import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
   type HttpServerMetadata,
+  type HttpServerOptions,
+  appendServerTiming,
+  customSpanName,
   httpServerSpan,
-  incomingHeaders,
+  isIgnored,
   nameMethod,
   serverRequestAttributes,
+  serverTimingEntry,
+  serverTracingOptions,
 } from '@tracewire/http';
 import type {
   FastifyError,
@@ -29,19 +27,8 @@ import { VERSION } from './version.js';
 
 const PACKAGE = '@tracewire/fastify';
 
-/** Options of the {@link traceContext} plugin. */
-export interface FastifyTraceOptions extends IncomingOptions<FastifyRequest> {
-  /** Requests to leave untraced (health checks): no span, the request runs untouched. */
-  ignore?: (request: FastifyRequest) => boolean;
-  /** The span name; default `{method} {route}`, or `{method}` when no route matched. */
-  spanName?: (request: FastifyRequest) => string;
-  /** Called once the span has started, to add attributes. */
-  requestHook?: (span: Span, request: FastifyRequest) => void;
-  /** Called when the response has been sent, before the span ends. */
-  responseHook?: (span: Span, request: FastifyRequest, reply: FastifyReply) => void;
-  /** Adds `Server-Timing: traceparent;desc="00-<trace-id>-<span-id>-<flags>"` to responses. Default false. */
-  responseHeader?: boolean;
-}
+/** Options of the {@link traceContext} plugin; `responseHook` is called once the response is sent. */
+export interface FastifyTraceOptions extends HttpServerOptions<FastifyRequest, FastifyReply> {}
 
 const TRACE = Symbol('tracewire.fastify');
 
@@ -69,23 +56,11 @@ class FastifyTracing {
   readonly #responseHook: ((span: Span, request: FastifyRequest, reply: FastifyReply) => void) | undefined;
 
   constructor(options: FastifyTraceOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`${PACKAGE}: options must be an object, got ${String(options)}`);
-    }
-    const { ignore, spanName, requestHook, responseHook, responseHeader = false, ...incoming } = options;
-    checkFunction(ignore, 'ignore');
-    checkFunction(spanName, 'spanName');
-    checkFunction(requestHook, 'requestHook');
-    checkFunction(responseHook, 'responseHook');
-    if (typeof responseHeader !== 'boolean') {
-      throw new TypeError(`${PACKAGE}: responseHeader must be a boolean, got ${typeof responseHeader}`);
-    }
-    this.#spans = createIncomingSpans<FastifyRequest, IncomingHttpHeaders>(
-      incoming,
+    const { spans, ignore, spanName, requestHook, responseHook, responseHeader } = serverTracingOptions(
+      options,
       { packageName: PACKAGE, version: VERSION },
-      SpanKind.SERVER,
-      incomingHeaders,
     );
+    this.#spans = spans;
     this.ignore = ignore;
     this.responseHeader = responseHeader;
     this.#spanName = spanName;
@@ -177,44 +152,12 @@ class FastifyTracing {
 
   #name(request: FastifyRequest, route: string | undefined): string {
     if (this.#spanName !== undefined) {
-      try {
-        const name = this.#spanName(request);
-        if (typeof name === 'string' && name !== '') return name;
-        reportOnce(`${PACKAGE}: spanName returned no name; using the default`);
-      } catch (error) {
-        reportOnce(`${PACKAGE}: spanName threw; using the default`, error);
-      }
+      const name = customSpanName(this.#spanName, request, PACKAGE);
+      if (name !== undefined) return name;
     }
     const method = nameMethod(request.method);
     return route === undefined ? method : `${method} ${route}`;
   }
-}
-
-function checkFunction(value: unknown, name: string): void {
-  if (value !== undefined && typeof value !== 'function') {
-    throw new TypeError(`${PACKAGE}: ${name} must be a function, got ${typeof value}`);
-  }
-}
-
-function isIgnored(ignore: (request: FastifyRequest) => boolean, request: FastifyRequest): boolean {
-  try {
-    return ignore(request) === true;
-  } catch (error) {
-    reportOnce(`${PACKAGE}: ignore threw; tracing the request`, error);
-    return false;
-  }
-}
-
-/** The `Server-Timing` entry naming the server span, in the form browser RUM agents read. */
-function serverTimingEntry(spanContext: SpanContext): string {
-  const flags = spanContext.traceFlags & TraceFlags.SAMPLED ? '01' : '00';
-  return `traceparent;desc="00-${spanContext.traceId}-${spanContext.spanId}-${flags}"`;
-}
-
-function combine(existing: unknown, entry: string): string {
-  if (existing === undefined || existing === null || existing === '') return entry;
-  const text = Array.isArray(existing) ? existing.join(', ') : String(existing);
-  return text.trim() === '' ? entry : `${text}, ${entry}`;
 }
 
 const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function traceContextPlugin(
@@ -238,7 +181,7 @@ const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function 
   // makes the span active there; Node's async context carries it across awaits.
   fastify.addHook('onRequest', function startSpan(request, _reply, next: HookHandlerDoneFunction) {
     const traced = request as TracedRequest;
-    if (traced[TRACE] !== null || (ignore !== undefined && isIgnored(ignore, request))) {
+    if (traced[TRACE] !== null || (ignore !== undefined && isIgnored(ignore, request, PACKAGE))) {
       next();
       return;
     }
@@ -284,7 +227,7 @@ const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function 
       if (trace !== null) {
         try {
           const entry = serverTimingEntry(trace.scope.span.spanContext());
-          reply.header('server-timing', combine(reply.getHeader('server-timing'), entry));
+          reply.header('server-timing', appendServerTiming(reply.getHeader('server-timing'), entry));
         } catch (error) {
           reportOnce(`${PACKAGE}: could not add the Server-Timing response header`, error);
         }

@@ -1,0 +1,20 @@
+import { type SpanContext, TraceFlags } from '@opentelemetry/api';
+
+/**
+ * The `Server-Timing` entry naming the server span, in the form browser RUM agents read:
+ * `traceparent;desc="00-<trace-id>-<span-id>-<flags>"`.
+ */
+export function serverTimingEntry(spanContext: SpanContext): string {
+  const flags = spanContext.traceFlags & TraceFlags.SAMPLED ? '01' : '00';
+  return `traceparent;desc="00-${spanContext.traceId}-${spanContext.spanId}-${flags}"`;
+}
+
+/**
+ * The `Server-Timing` value with `entry` after what the application set (`existing`, as a header
+ * getter returns it), so the app's entries are neither overwritten nor overwrite it.
+ */
+export function appendServerTiming(existing: unknown, entry: string): string {
+  if (existing === undefined || existing === null || existing === '') return entry;
+  const text = Array.isArray(existing) ? existing.join(', ') : String(existing);
+  return text.trim() === '' ? entry : `${text}, ${entry}`;
+}
