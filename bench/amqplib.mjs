@@ -7,39 +7,18 @@
 // Broker: AMQP_URL, else the repo's launcher (tools/brokers) finds or starts one.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { traceChannel } from '@tracewire/amqplib';
 import amqp from 'amqplib';
 import { up } from '../tools/brokers/index.mjs';
 import { median, printTable } from './measure.mjs';
+import { registerRecordingSdk } from './recording-sdk.mjs';
 
 const MESSAGES = Number(process.env.BENCH_AMQP_MESSAGES ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_AMQP_ROUNDS ?? 7);
 const PREFETCH = 200;
 const BODY = randomBytes(1024);
 
-let exported = 0;
-const discard = {
-  export(spans, done) {
-    exported += spans.length;
-    done({ code: 0 });
-  },
-  shutdown: async () => {},
-};
-const provider = new BasicTracerProvider({
-  spanProcessors: [
-    new BatchSpanProcessor(discard, {
-      maxQueueSize: 4 * MESSAGES,
-      maxExportBatchSize: 2048,
-      scheduledDelayMillis: 500,
-    }),
-  ],
-});
-trace.setGlobalTracerProvider(provider);
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-// No global propagator: the wrapper uses tracewire's own W3C one.
+const { provider, counter } = registerRecordingSdk({ maxQueueSize: 4 * MESSAGES });
 
 const url = process.env.AMQP_URL?.trim() || (await up({ docker: false })).amqpUrl;
 // Publisher and consumer on connections of their own, as two services would be.
@@ -89,7 +68,7 @@ async function round({ traced, headers }) {
 
 for (const variant of Object.values(VARIANTS)) await round(variant);
 await provider.forceFlush();
-exported = 0;
+counter.exported = 0;
 
 const names = Object.keys(VARIANTS);
 const samples = Object.fromEntries(names.map((name) => [name, []]));
@@ -127,7 +106,7 @@ printTable('ratios (median over rounds; each ratio within one round)', [
   ['wrapped / bare+header CPU time', median(ratios.cpuHeader).toFixed(3), ''],
 ]);
 console.log(
-  `\n  spans exported: ${exported.toLocaleString('en-US')} (expected ${(2 * MESSAGES * ROUNDS).toLocaleString('en-US')})`,
+  `\n  spans exported: ${counter.exported.toLocaleString('en-US')} (expected ${(2 * MESSAGES * ROUNDS).toLocaleString('en-US')})`,
 );
 
 await Promise.all([publisherConnection.close(), consumerConnection.close()]);

@@ -7,12 +7,11 @@
 // Broker: KAFKA_BROKERS, else the repo's launcher (tools/brokers) finds or starts one.
 import { randomBytes } from 'node:crypto';
 import { SpanKind, context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { traceEachBatch, traceEachMessage, traceProducer } from '@tracewire/kafkajs';
 import { Kafka, logLevel } from 'kafkajs';
 import { up } from '../tools/brokers/index.mjs';
 import { median, printTable } from './measure.mjs';
+import { registerRecordingSdk } from './recording-sdk.mjs';
 
 const MESSAGES = Number(process.env.BENCH_KAFKA_MESSAGES ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_KAFKA_ROUNDS ?? 4);
@@ -22,26 +21,7 @@ const PER_SEND = Number(process.env.BENCH_KAFKA_PER_SEND ?? 100);
 const IN_FLIGHT = Number(process.env.BENCH_KAFKA_IN_FLIGHT ?? 4);
 const VALUE = randomBytes(512).toString('hex'); // 1 KB
 
-let exported = 0;
-const discard = {
-  export(spans, done) {
-    exported += spans.length;
-    done({ code: 0 });
-  },
-  shutdown: async () => {},
-};
-const provider = new BasicTracerProvider({
-  spanProcessors: [
-    new BatchSpanProcessor(discard, {
-      maxQueueSize: 4 * MESSAGES,
-      maxExportBatchSize: 2048,
-      scheduledDelayMillis: 500,
-    }),
-  ],
-});
-trace.setGlobalTracerProvider(provider);
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-// No global propagator: the wrappers use tracewire's own W3C one.
+const { provider, counter } = registerRecordingSdk({ maxQueueSize: 4 * MESSAGES });
 
 const brokers = (process.env.KAFKA_BROKERS?.trim() || (await up({ docker: false })).kafkaBrokers).split(',');
 const kafka = new Kafka({ clientId: 'tracewire-bench', brokers, logLevel: logLevel.NOTHING });
@@ -280,6 +260,6 @@ for (const [kind, samples] of Object.entries(results)) {
   }
 }
 printTable(
-  `kafkajs produce + consume, ${MESSAGES.toLocaleString('en-US')} x 1 KB per run (${PER_SEND} per send, ${IN_FLIGHT} in flight), median of ${ROUNDS} paired rounds (node ${process.version}; ${exported.toLocaleString('en-US')} spans exported)`,
+  `kafkajs produce + consume, ${MESSAGES.toLocaleString('en-US')} x 1 KB per run (${PER_SEND} per send, ${IN_FLIGHT} in flight), median of ${ROUNDS} paired rounds (node ${process.version}; ${counter.exported.toLocaleString('en-US')} spans exported)`,
   rows,
 );
