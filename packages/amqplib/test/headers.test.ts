@@ -1,8 +1,8 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { type AmqpMessage, type AmqplibTracingOptions, traceChannel } from '@tracewire/amqplib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parentSpanId } from '../../../test/support/tracing.js';
 import {
   type Broker,
   type Message,
@@ -10,21 +10,15 @@ import {
   TRACEPARENT,
   TRACE_ID,
   collector,
-  openBroker,
+  useBrokerTracing,
   sleep,
 } from './support/broker.js';
 
-const tracing = setupTracing();
+const { tracing, broker: currentBroker } = useBrokerTracing();
 let broker: Broker;
-beforeAll(async () => {
-  broker = await openBroker();
+beforeAll(() => {
+  broker = currentBroker();
 });
-afterAll(async () => {
-  await broker.close();
-  await tracing.shutdown();
-});
-beforeEach(() => tracing.reset());
-afterEach(() => broker.cleanup());
 
 const body = Buffer.from('payload');
 

@@ -13,21 +13,15 @@ import {
 } from '@opentelemetry/semantic-conventions/incubating';
 import { ATTR_NETWORK_PEER_ADDRESS, ATTR_NETWORK_PEER_PORT } from '@opentelemetry/semantic-conventions';
 import { traceChannel } from '@tracewire/amqplib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
-import { type Broker, type Message, collector, openBroker } from './support/broker.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parentSpanId } from '../../../test/support/tracing.js';
+import { type Broker, type Message, collector, useBrokerTracing } from './support/broker.js';
 
-const tracing = setupTracing();
+const { tracing, broker: currentBroker } = useBrokerTracing();
 let broker: Broker;
-beforeAll(async () => {
-  broker = await openBroker();
+beforeAll(() => {
+  broker = currentBroker();
 });
-afterAll(async () => {
-  await broker.close();
-  await tracing.shutdown();
-});
-beforeEach(() => tracing.reset());
-afterEach(() => broker.cleanup());
 
 const tracer = trace.getTracer('test');
 const body = Buffer.from('{"order":42}');

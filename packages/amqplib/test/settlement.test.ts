@@ -1,21 +1,15 @@
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { traceChannel } from '@tracewire/amqplib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
-import { type Broker, type Message, collector, openBroker, sleep } from './support/broker.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parentSpanId } from '../../../test/support/tracing.js';
+import { type Broker, type Message, collector, useBrokerTracing, sleep } from './support/broker.js';
 
-const tracing = setupTracing();
+const { tracing, broker: currentBroker } = useBrokerTracing();
 let broker: Broker;
-beforeAll(async () => {
-  broker = await openBroker();
+beforeAll(() => {
+  broker = currentBroker();
 });
-afterAll(async () => {
-  await broker.close();
-  await tracing.shutdown();
-});
-beforeEach(() => tracing.reset());
-afterEach(() => broker.cleanup());
 
 const tracer = trace.getTracer('test');
 const SETTLEMENT = 'tracewire.rabbitmq.settlement';

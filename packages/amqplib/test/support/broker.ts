@@ -1,3 +1,5 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { type TestTracing, setupTracing } from '../../../../test/support/tracing.js';
 // A RabbitMQ connection for one test file: unique names per test, and everything a test creates
 // (queues, exchanges, channels, extra connections) deleted or closed after it.
 import { randomBytes } from 'node:crypto';
@@ -108,3 +110,22 @@ export const SPAN_ID = '00f067aa0ba902b7';
 export const TRACEPARENT = `00-${TRACE_ID}-${SPAN_ID}-01`;
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The lifecycle every broker test file shares: an in-memory SDK, one broker connection for the
+ * file, spans reset before each test and the test's queues and exchanges deleted after it.
+ */
+export function useBrokerTracing(): { tracing: TestTracing; broker: () => Broker } {
+  const tracing = setupTracing();
+  let broker: Broker | undefined;
+  beforeAll(async () => {
+    broker = await openBroker();
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await tracing.shutdown();
+  });
+  beforeEach(() => tracing.reset());
+  afterEach(() => broker?.cleanup());
+  return { tracing, broker: () => broker! };
+}
