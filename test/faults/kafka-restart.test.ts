@@ -4,7 +4,7 @@
 // is this suite's own instance (tools/brokers startInstance), never the shared one.
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { traceEachMessage, traceProducer } from '@tracewire/kafkajs';
-import { type Consumer, type EachMessagePayload, Kafka, logLevel } from 'kafkajs';
+import { type EachMessagePayload, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateBroker, privateBroker } from './support/private-broker.js';
 import { setupFaultTracing } from './support/span-tracking.js';
