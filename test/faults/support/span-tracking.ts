@@ -12,6 +12,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { spanAccounting } from '../../support/span-accounting.js';
 
 /** Spans started and not yet ended, by span id; also counts starts and ends. */
 export class OpenSpans implements SpanProcessor {
@@ -70,7 +71,11 @@ export interface FaultTracing {
   shutdown(): Promise<void>;
 }
 
-/** Registers a recording SDK globally: spans kept in memory, or only counted (`count: true`). */
+/**
+ * Registers a recording SDK globally: spans kept in memory, or only counted (`count: true`). The
+ * shared span accounting (test/support) is one of its processors, so the invariants setup file
+ * checks these suites as it checks every other; OpenSpans lets a test assert it mid-test.
+ */
 export function setupFaultTracing({ count = false }: { count?: boolean } = {}): FaultTracing {
   trace.disable();
   context.disable();
@@ -79,7 +84,9 @@ export function setupFaultTracing({ count = false }: { count?: boolean } = {}): 
   const memory = count ? undefined : new InMemorySpanExporter();
   const counting = count ? new CountingExporter() : undefined;
   const exporter: SpanExporter = memory ?? (counting as CountingExporter);
-  const provider = new BasicTracerProvider({ spanProcessors: [open, new SimpleSpanProcessor(exporter)] });
+  const provider = new BasicTracerProvider({
+    spanProcessors: [spanAccounting(), open, new SimpleSpanProcessor(exporter)],
+  });
   trace.setGlobalTracerProvider(provider);
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   return {
