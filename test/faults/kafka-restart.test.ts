@@ -46,7 +46,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await tracing.shutdown();
-});
+  const admin = kafka?.admin();
+  await admin?.connect();
+  await admin?.deleteTopics({ topics: [topic] }).catch(() => {});
+  await admin?.disconnect();
+}, 60_000);
 
 async function startConsumer(groupId: string, eachMessage: (p: EachMessagePayload) => Promise<void>) {
   const consumer = kafka.consumer({
