@@ -59,7 +59,8 @@ step('typecheck', 'npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-onl
 step('package checks (publint, attw)', 'npx', ['turbo', 'run', 'check:package', '--output-logs=errors-only']);
 vitest(`tests on Node ${process.version}`, process.execPath);
 for (const major of [20, 22, 24]) {
-  if (process.versions.node.split('.')[0] !== String(major)) vitest(`tests on Node ${major}`, nodeBinary(major));
+  if (process.versions.node.split('.')[0] !== String(major))
+    vitest(`tests on Node ${major}`, nodeBinary(major));
 }
 
 if (totals.skipped > 0) {
