@@ -27,7 +27,8 @@ export interface CodeBlock {
 
 export interface Flavour {
   name: string;
-  extension: '.mts' | '.cts' | '.ts';
+  /** Each block is compiled once per extension, in one program (nodenext: ESM .mts and CJS .cts). */
+  extensions: ('.mts' | '.cts' | '.ts')[];
   options: ts.CompilerOptions;
 }
 
@@ -43,17 +44,8 @@ const strict: ts.CompilerOptions = {
 
 export const flavours: Flavour[] = [
   {
-    name: 'module nodenext, ESM (.mts)',
-    extension: '.mts',
-    options: {
-      ...strict,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    },
-  },
-  {
-    name: 'module nodenext, CommonJS (.cts)',
-    extension: '.cts',
+    name: 'module nodenext, as ESM (.mts) and as CommonJS (.cts)',
+    extensions: ['.mts', '.cts'],
     options: {
       ...strict,
       module: ts.ModuleKind.NodeNext,
@@ -62,7 +54,7 @@ export const flavours: Flavour[] = [
   },
   {
     name: 'moduleResolution bundler',
-    extension: '.ts',
+    extensions: ['.ts'],
     options: { ...strict, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler },
   },
 ];
@@ -152,9 +144,11 @@ export function checkBlocks(blocks: CodeBlock[], flavour: Flavour): BlockError[]
   const files = new Map<string, CodeBlock>();
   const sources = new Map<string, string>();
   blocks.forEach((block, index) => {
-    const name = join(dir, `block-${index}${flavour.extension}`);
-    files.set(name, block);
-    sources.set(name, moduleSource(block));
+    for (const extension of flavour.extensions) {
+      const name = join(dir, `block-${index}${extension}`);
+      files.set(name, block);
+      sources.set(name, moduleSource(block));
+    }
   });
   const host = ts.createCompilerHost(flavour.options, true);
   const readFile = host.readFile.bind(host);
@@ -183,6 +177,9 @@ export function checkBlocks(blocks: CodeBlock[], flavour: Flavour): BlockError[]
     }
     const { line } = file.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
     const text = file.text.split('\n')[line]?.trim() ?? '';
-    return { block, message: `${message}\n    at: ${text}` };
+    return {
+      block,
+      message: `(${file.fileName.slice(file.fileName.lastIndexOf('.'))}) ${message}\n    at: ${text}`,
+    };
   });
 }
