@@ -138,6 +138,7 @@ describe('compatibility: installed from the packed tarballs', () => {
   it('the README compatibility table is the one this run produced', () => {
     const node = process.versions.node.split('.')[0]!;
     const table = renderTable([...rows.values()], node);
+    console.log(`compatibility table of this run:\n${table}`);
     if (process.env.UPDATE_COMPAT_TABLE === '1') writeTable(table);
     const committed = normalizeTable(committedTable() ?? '');
     expect(committed, 'README.md has the compat-table markers').not.toBe('');
