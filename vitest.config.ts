@@ -9,7 +9,12 @@ const alias = Object.fromEntries(
 );
 
 // Suites that talk to Kafka or RabbitMQ; the brokers project starts them once, in global setup.
-const brokerSuites = ['packages/kafkajs/**/*.test.ts', 'packages/amqplib/**/*.test.ts', 'test/**/*.test.ts'];
+const brokerSuites = [
+  'packages/kafkajs/**/*.test.ts',
+  'packages/platformatic-kafka/**/*.test.ts',
+  'packages/amqplib/**/*.test.ts',
+  'test/**/*.test.ts',
+];
 
 export default defineConfig({
   resolve: { alias },

@@ -1,0 +1,9 @@
+export type { ProducerTracingOptions, KafkaSender } from './trace-producer.js';
+export { traceProducer } from './trace-producer.js';
+export type { ConsumedMessage, ConsumerTracingOptions } from './consumer-spans.js';
+export type { TraceMessage } from './trace-consumer.js';
+export { messageTracer, traceHandler } from './trace-consumer.js';
+export type { HeaderFormat, KafkaHeaders, OutgoingHeaders } from './headers.js';
+export { kafkaHeaderGetter, kafkaHeaderSetter } from './headers.js';
+export type { SendSpansOptions } from './send-spans.js';
+export { VERSION } from './version.js';
