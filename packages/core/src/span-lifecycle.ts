@@ -179,7 +179,7 @@ let setupChecked = false;
  * Says once, through `diag`, when no context manager is registered: spans would then never be
  * parented across async calls, which is easy to miss.
  */
-function checkSetupOnce(): void {
+export function checkSetupOnce(): void {
   if (setupChecked) return;
   setupChecked = true;
   const works = context.with(ROOT_CONTEXT.setValue(PROBE_KEY, true), () =>
