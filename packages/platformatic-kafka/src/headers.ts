@@ -144,3 +144,14 @@ function createSetter(bytes: boolean): TextMapSetter<OutgoingHeaders> {
     },
   };
 }
+
+/** Deletes every spelling of a header from the wrapper's own copy of a message's headers. */
+export function removeKafkaHeader(carrier: OutgoingHeaders, key: string): void {
+  if (carrier === null || typeof carrier !== 'object') return;
+  const lowerKey = key.toLowerCase();
+  if (carrier instanceof Map) {
+    for (const name of carrier.keys()) if (nameMatches(name, key, lowerKey)) carrier.delete(name);
+    return;
+  }
+  for (const name of Object.keys(carrier)) if (nameMatches(name, key, lowerKey)) delete carrier[name];
+}

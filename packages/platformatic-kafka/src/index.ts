@@ -4,6 +4,5 @@ export type { ConsumedMessage, ConsumerTracingOptions } from './consumer-spans.j
 export type { TraceMessage } from './trace-consumer.js';
 export { messageTracer, traceHandler } from './trace-consumer.js';
 export type { HeaderFormat, KafkaHeaders, OutgoingHeaders } from './headers.js';
-export { kafkaHeaderGetter, kafkaHeaderSetter } from './headers.js';
-export type { SendSpansOptions } from './send-spans.js';
+export { kafkaHeaderGetter, kafkaHeaderSetter, removeKafkaHeader } from './headers.js';
 export { VERSION } from './version.js';

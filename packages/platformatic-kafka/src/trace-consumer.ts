@@ -1,4 +1,4 @@
-import { type SpanScope, isPromiseLike, runInScope } from '@tracewire/core';
+import { observeInScope, runInScope } from '@tracewire/core';
 import { type ConsumedMessage, type ConsumerTracingOptions, createConsumerSpans } from './consumer-spans.js';
 import { PACKAGE_NAME } from './identity.js';
 
@@ -43,28 +43,6 @@ export function traceHandler<Message extends ConsumedMessage, Result>(
   return function tracedHandler(this: unknown, message: Message): Result {
     const scope = spans.message(message);
     if (!scope) return handler.call(this, message);
-    let result: Result;
-    try {
-      result = scope.run(() => handler.call(this, message));
-    } catch (error) {
-      scope.fail(error).end();
-      throw error;
-    }
-    if (isPromiseLike(result)) watch(scope, result);
-    else scope.end();
-    return result;
+    return observeInScope(scope, () => handler.call(this, message));
   };
-}
-
-/** Ends the span when the listener's promise settles; the side chain itself never rejects. */
-function watch(scope: SpanScope, result: PromiseLike<unknown>): void {
-  try {
-    result.then(
-      () => scope.end(),
-      (error: unknown) => scope.fail(error).end(),
-    );
-  } catch {
-    // A thenable whose then() throws: nothing to wait for.
-    scope.end();
-  }
 }

@@ -1,5 +1,13 @@
 import type { Attributes } from '@opentelemetry/api';
-import { isPromiseLike, reportOnce } from '@tracewire/core';
+import {
+  type MessageSend,
+  type MessageSendOptions,
+  type MessageSendSpans,
+  type OutgoingMessage,
+  createMessageSendSpans,
+  isPromiseLike,
+  reportOnce,
+} from '@tracewire/core';
 import {
   ATTR_KAFKA_MESSAGE_KEY,
   ATTR_KAFKA_MESSAGE_TOMBSTONE,
@@ -7,25 +15,22 @@ import {
   ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_DESTINATION_PARTITION_ID,
   ATTR_MESSAGING_MESSAGE_BODY_SIZE,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
   ATTR_MESSAGING_SYSTEM,
   ATTR_MESSAGING_SYSTEM_NAME,
   MESSAGING_SYSTEM_KAFKA,
 } from './attributes.js';
 import { keyText } from './consumer-spans.js';
-import { type HeaderFormat, type OutgoingHeaders, kafkaHeaderGetter, kafkaHeaderSetter } from './headers.js';
-import { IDENTITY, PACKAGE_NAME } from './identity.js';
 import {
-  type OutgoingMessage,
-  type SendScope,
-  type SendSpans,
-  type SendSpansOptions,
-  createSendSpans,
-} from './send-spans.js';
+  type HeaderFormat,
+  type OutgoingHeaders,
+  kafkaHeaderGetter,
+  kafkaHeaderSetter,
+  removeKafkaHeader,
+} from './headers.js';
+import { IDENTITY, PACKAGE_NAME } from './identity.js';
 
 /** Options of {@link traceProducer}. */
-export interface ProducerTracingOptions extends SendSpansOptions {
+export interface ProducerTracingOptions extends MessageSendOptions {
   /**
    * How the trace headers are written, to suit the producer's header serializers: `'buffer'`
    * (default) for a producer without serializers, `'string'` for `stringSerializers` or any
@@ -52,7 +57,7 @@ interface MessageLike {
 
 /** A send in flight: its spans, and per message where it goes as far as known before sending. */
 interface Pending {
-  readonly scope: SendScope;
+  readonly scope: MessageSend;
   readonly topics: string[];
   readonly partitions: Array<number | undefined>;
 }
@@ -89,19 +94,18 @@ export function traceProducer<Sender extends KafkaSender>(
       `${PACKAGE_NAME}: headerFormat must be 'buffer' or 'string', got ${String(headerFormat)}`,
     );
   }
-  const spans = createSendSpans<OutgoingHeaders>(
-    options,
-    IDENTITY,
-    kafkaHeaderGetter,
-    kafkaHeaderSetter(headerFormat),
-  );
+  const spans = createMessageSendSpans<OutgoingHeaders>(options, IDENTITY, {
+    getter: kafkaHeaderGetter,
+    setter: kafkaHeaderSetter(headerFormat),
+    remove: removeKafkaHeader,
+  });
   return wrapSender(producer, spans);
 }
 
 const traced = new WeakSet<object>();
 
 /** A proxy that replaces `send` (and `beginTransaction`, when there is one) and forwards the rest. */
-function wrapSender<Target extends object>(target: Target, spans: SendSpans<OutgoingHeaders>): Target {
+function wrapSender<Target extends object>(target: Target, spans: MessageSendSpans<OutgoingHeaders>): Target {
   const original = (name: string): Method => Reflect.get(target, name) as Method;
 
   function send(sendOptions: unknown, callback?: unknown): unknown {
@@ -197,7 +201,7 @@ function wrapSender<Target extends object>(target: Target, spans: SendSpans<Outg
   return proxy;
 }
 
-function wrapTransaction(transaction: unknown, spans: SendSpans<OutgoingHeaders>): unknown {
+function wrapTransaction(transaction: unknown, spans: MessageSendSpans<OutgoingHeaders>): unknown {
   if (transaction === null || typeof transaction !== 'object') return transaction;
   if (typeof (transaction as Partial<KafkaSender>).send !== 'function' || traced.has(transaction))
     return transaction;
@@ -209,7 +213,7 @@ interface Prepared extends Pending {
 }
 
 /** The traced copy of the send options and its spans; undefined to send untraced (the client then validates). */
-function prepare(spans: SendSpans<OutgoingHeaders>, sendOptions: unknown): Prepared | undefined {
+function prepare(spans: MessageSendSpans<OutgoingHeaders>, sendOptions: unknown): Prepared | undefined {
   if (sendOptions === null || typeof sendOptions !== 'object') return undefined;
   const { messages } = sendOptions as { messages?: unknown };
   if (!Array.isArray(messages) || messages.length === 0) return undefined;
@@ -233,20 +237,12 @@ function prepare(spans: SendSpans<OutgoingHeaders>, sendOptions: unknown): Prepa
             ? { ...(headers as Record<string, unknown>) }
             : new Map();
       copies[i] = { ...message, headers: carrier };
-      outgoing[i] = {
-        carrier,
-        createName: `create ${topic}`,
-        createAttributes: messageAttributes(topic, message, 'create'),
-      };
+      outgoing[i] = { carrier, destination: topic, attributes: messageAttributes(topic, message) };
       topics[i] = topic;
       partitions[i] = Number.isInteger(message.partition) ? (message.partition as number) : undefined;
       oneTopic = i === 0 || oneTopic === topic ? topic : undefined;
     }
-    const sendAttributes =
-      count === 1
-        ? messageAttributes(topics[0] as string, messages[0] as MessageLike, 'send')
-        : batchAttributes(oneTopic);
-    const scope = spans.start(outgoing, oneTopic === undefined ? 'send' : `send ${oneTopic}`, sendAttributes);
+    const scope = spans.start({ destination: oneTopic, attributes: callAttributes(oneTopic) }, outgoing);
     return { options: { ...sendOptions, messages: copies }, scope, topics, partitions };
   } catch (error) {
     reportOnce(PREPARE_FAILED, error);
@@ -254,17 +250,11 @@ function prepare(spans: SendSpans<OutgoingHeaders>, sendOptions: unknown): Prepa
   }
 }
 
-function messageAttributes(
-  topic: string,
-  { key, value, partition }: MessageLike,
-  operation: string,
-): Attributes {
+function messageAttributes(topic: string, { key, value, partition }: MessageLike): Attributes {
   // A literal, not a spread of shared defaults: V8 builds it several times faster.
   const attributes: Attributes = {
     [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
     [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
-    [ATTR_MESSAGING_OPERATION_TYPE]: operation,
-    [ATTR_MESSAGING_OPERATION_NAME]: operation,
     [ATTR_MESSAGING_DESTINATION_NAME]: topic,
   };
   const text = keyText(key);
@@ -276,12 +266,11 @@ function messageAttributes(
   return attributes;
 }
 
-function batchAttributes(topic: string | undefined): Attributes {
+/** What the send span of the call records besides the operation (core adds it, and the batch count). */
+function callAttributes(topic: string | undefined): Attributes {
   const attributes: Attributes = {
     [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
     [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
-    [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
-    [ATTR_MESSAGING_OPERATION_NAME]: 'send',
   };
   if (topic !== undefined) attributes[ATTR_MESSAGING_DESTINATION_NAME] = topic;
   return attributes;
@@ -292,15 +281,15 @@ function finish(pending: Pending, error: unknown, result: unknown): void {
   const { scope } = pending;
   if (error) {
     scope.fail(error);
-  } else {
-    try {
-      const offsets = (result as { offsets?: unknown } | undefined)?.offsets;
-      if (Array.isArray(offsets) && offsets.length > 0) recordPlacement(pending, offsets);
-    } catch (failure) {
-      reportOnce(FINISH_FAILED, failure);
-    }
+    return;
   }
-  scope.end();
+  try {
+    const offsets = (result as { offsets?: unknown } | undefined)?.offsets;
+    if (Array.isArray(offsets) && offsets.length > 0) recordPlacement(pending, offsets);
+  } catch (failure) {
+    reportOnce(FINISH_FAILED, failure);
+  }
+  scope.succeed();
 }
 
 /**
@@ -332,16 +321,16 @@ function recordPlacement(pending: Pending, offsets: unknown[]): void {
   const unmapped = new Set(topics.filter((_, i) => placed[i] === undefined));
   const next = new Map<string, bigint>();
   for (let i = 0; i < topics.length; i++) {
-    const target = scope.creations[i];
+    // The span of this message alone; none when it shares the send span or kept its own context.
+    const target = scope.messageScope(i);
     const at = placed[i];
-    // A send span shared by several messages gets no per-message placement.
-    if (!target || at === undefined || (target === scope.send && topics.length > 1)) continue;
+    if (!target || at === undefined) continue;
     const topic = topics[i] as string;
     const placement: Attributes = {};
     if (partitions[i] === undefined) placement[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(at);
     const first = base.get(topic)?.get(at);
     if (first !== undefined && !unmapped.has(topic)) {
-      const slot = `${at}:${topic}`;
+      const slot = `$at:$topic`;
       const offset = next.get(slot) ?? first;
       next.set(slot, offset + 1n);
       if (offset <= BigInt(Number.MAX_SAFE_INTEGER)) placement[ATTR_KAFKA_OFFSET] = Number(offset);

@@ -204,13 +204,57 @@ describe('traceProducer -> messageTracer', () => {
     const { seen } = await consumeTraced(topic, 1);
     const spans = await tracing.waitForSpans(3);
     const [send] = byName(spans, `send ${topic}`);
-    expect(send?.kind).toBe(SpanKind.CLIENT);
+    expect(send?.kind).toBe(SpanKind.PRODUCER);
     expect(send?.links.map((link) => link.context.spanId)).toEqual(['b7ad6b7169203331']);
     // Only the app's header went out: no tracestate or baggage of the active context mixed in.
     expect(seen[0]?.headers).toEqual([['traceparent', appParent]]);
     expect(seen[0]?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     const [processSpan] = byName(spans, `process ${topic}`);
     expect(parentSpanId(processSpan!)).toBe('b7ad6b7169203331');
+  });
+
+  it('a malformed traceparent and a stale tracestate from the app are replaced, never sent next to ours', async () => {
+    const topic = unique('stale');
+    await createTopics(client, [topic]);
+    tracing.reset();
+    await traceProducer(raw).send({
+      messages: [
+        {
+          topic,
+          value: Buffer.from('v'),
+          headers: new Map([
+            [Buffer.from('TraceParent'), Buffer.from('00-garbage-01')],
+            [Buffer.from('tracestate'), Buffer.from('stale=1')],
+          ]),
+        },
+      ],
+    });
+    const { seen } = await consumeTraced(topic, 1);
+    const [send] = byName(tracing.spans(), `send ${topic}`);
+    expect(seen[0]?.headers).toEqual([
+      ['traceparent', `00-${send?.spanContext().traceId}-${send?.spanContext().spanId}-01`],
+    ]);
+  });
+
+  it('a transaction opened on the wrapper traces its sends', async () => {
+    const topic = unique('tx');
+    await createTopics(client, [topic]);
+    tracing.reset();
+    const txProducer = new client.Producer({
+      clientId: 'tracewire-tests',
+      bootstrapBrokers: brokers(),
+      idempotent: true,
+      transactionalId: unique('txid'),
+    });
+    const producer = traceProducer(txProducer);
+    const transaction = await producer.beginTransaction();
+    await transaction.send({ messages: [{ topic, value: Buffer.from('in-tx') }] });
+    await transaction.commit();
+    await txProducer.close();
+    const { seen } = await consumeTraced(topic, 1);
+    const [send] = byName(tracing.spans(), `send ${topic}`);
+    expect(send?.kind).toBe(SpanKind.PRODUCER);
+    expect(seen[0]?.traceId).toBe(send?.spanContext().traceId);
   });
 
   it("the app's own headers, send options and message objects are left as they were", async () => {
