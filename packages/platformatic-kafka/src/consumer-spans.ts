@@ -1,5 +1,11 @@
 import { isUtf8 } from 'node:buffer';
-import { type Attributes, type Link, SpanKind } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  type Link,
+  SpanKind,
+  type TextMapPropagator,
+} from '@opentelemetry/api';
 import {
   type IncomingOptions,
   type SpanScope,
@@ -8,6 +14,7 @@ import {
   createIncomingSpans,
   decideTrust,
   reportOnce,
+  resolvePropagator,
 } from '@tracewire/core';
 import {
   ATTR_KAFKA_MESSAGE_KEY,
@@ -73,8 +80,9 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
   // The mode is decided once per message, here, so a trust function runs once even though core
   // is asked twice (for the link and for the span).
   let mode: TrustMode = 'continue';
+  const extractOnce = onceForEachMessage(resolvePropagator(options.propagator));
   const incoming = createIncomingSpans<ConsumedMessage, KafkaHeaders | undefined>(
-    { ...options, trust: () => mode },
+    { ...options, trust: () => mode, propagator: extractOnce.propagator },
     IDENTITY,
     SpanKind.CONSUMER,
     kafkaHeaderGetter,
@@ -102,7 +110,42 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
       } catch (error) {
         reportOnce(START_FAILED, error);
         return undefined;
+      } finally {
+        extractOnce.forget();
       }
+    },
+  };
+}
+
+/**
+ * The propagator core is given: the link and the span of one message extract from the same
+ * headers on the same base context, so the second extraction reuses the first. Forgotten after
+ * each message, so nothing is held and a changed carrier is always read afresh.
+ */
+function onceForEachMessage(propagator: TextMapPropagator): {
+  propagator: TextMapPropagator;
+  forget(): void;
+} {
+  let carrier: unknown;
+  let base: Context | undefined;
+  let result: Context | undefined;
+  return {
+    propagator: {
+      inject: (context, target, setter) => propagator.inject(context, target, setter),
+      extract(context, source, getter) {
+        if (result !== undefined && source === carrier && context === base) return result;
+        const extracted = propagator.extract(context, source, getter);
+        carrier = source;
+        base = context;
+        result = extracted;
+        return extracted;
+      },
+      fields: () => propagator.fields(),
+    },
+    forget() {
+      carrier = undefined;
+      base = undefined;
+      result = undefined;
     },
   };
 }

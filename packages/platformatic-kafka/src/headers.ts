@@ -35,12 +35,24 @@ export const kafkaHeaderGetter: TextMapGetter<KafkaHeaders | undefined> = {
     return names;
   },
   get(carrier: KafkaHeaders | undefined, key: string): string | string[] | undefined {
+    if (carrier === null || typeof carrier !== 'object') return undefined;
     const lowerKey = key.toLowerCase();
     let values: string[] | undefined;
-    forEachHeader(carrier, (name, value) => {
-      if (!nameMatches(name, key, lowerKey)) return;
-      values = collect(value, values);
-    });
+    // Plain loops per shape, no callback: this runs for every field of every message.
+    if (carrier instanceof Map) {
+      for (const [name, value] of carrier)
+        if (nameMatches(name, key, lowerKey)) values = collect(value, values);
+    } else if (Array.isArray(carrier)) {
+      for (const entry of carrier) {
+        if (Array.isArray(entry) && nameMatches(entry[0], key, lowerKey)) values = collect(entry[1], values);
+      }
+    } else {
+      for (const name in carrier) {
+        if (nameMatches(name, key, lowerKey) && Object.hasOwn(carrier, name)) {
+          values = collect((carrier as Record<string, unknown>)[name], values);
+        }
+      }
+    }
     if (values === undefined || values.length === 0) return undefined;
     return values.length === 1 ? values[0] : values;
   },

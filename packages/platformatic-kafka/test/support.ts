@@ -21,13 +21,6 @@ export async function loadClient(): Promise<Client> {
   return (await import('platformatic-kafka1' as string)) as Client;
 }
 
-export async function clientVersion(): Promise<string> {
-  const { createRequire } = await import('node:module');
-  const require = createRequire(import.meta.url);
-  const name = runs2x() ? '@platformatic/kafka' : 'platformatic-kafka1';
-  return (require(`${name}/package.json`) as { version: string }).version;
-}
-
 export function brokers(): string[] {
   const list = process.env.KAFKA_BROKERS?.trim();
   if (!list) throw new Error('KAFKA_BROKERS is not set: run these tests in the vitest "brokers" project');
