@@ -36,6 +36,20 @@ export async function createTopics(client: Client, topics: string[], partitions 
   const admin = new client.Admin({ clientId: 'tracewire-tests', bootstrapBrokers: brokers() });
   try {
     await admin.createTopics({ topics, partitions, replicas: 1 });
+    // Produce only once every partition has a leader: a send racing the election can be retried
+    // by the client and written twice, which would blur differential comparisons.
+    await eventually(`leaders for ${topics.join(', ')}`, async () => {
+      const metadata = await admin.metadata({ topics, forceUpdate: true }).catch(() => undefined);
+      const ready = topics.every((topic) => {
+        const found = metadata?.topics.get(topic);
+        return (
+          found !== undefined &&
+          found.partitions.length === partitions &&
+          found.partitions.every((p) => p.leader >= 0)
+        );
+      });
+      return ready ? true : undefined;
+    });
   } finally {
     await admin.close();
   }
