@@ -17,7 +17,7 @@ import {
   settleAttributes,
 } from './attributes.js';
 import { amqpHeaderGetter } from './header-carrier.js';
-import { type Closing, OpenSpans, type Settlement } from './open-spans.js';
+import { type Closing, OpenSpans, type Settlement, record } from './open-spans.js';
 import type { AmqpHeaders, AmqpMessage, AmqplibTracingOptions } from './types.js';
 
 type Method = (...args: unknown[]) => unknown;
@@ -108,14 +108,21 @@ export function consumerMethods(
     }
   };
 
+  /** The handler running right now (synchronously), so an ack made inside it is recorded on its span. */
+  let running: { tag: unknown; scope: SpanScope } | undefined;
+
   /** Runs the handler in the process span; the span ends when it returns or its promise settles. */
   const runHandler = (scope: SpanScope, handler: Handler, message: AmqpMessage, noAck: boolean): unknown => {
     let result: unknown;
+    const outer = running;
+    running = noAck ? undefined : { tag: message.fields?.deliveryTag, scope };
     try {
       result = context.with(scope.context, handler, undefined, message);
     } catch (error) {
       scope.fail(error).end();
       throw error;
+    } finally {
+      running = outer;
     }
     if (result === null || (typeof result !== 'object' && typeof result !== 'function')) {
       scope.end();
@@ -145,7 +152,10 @@ export function consumerMethods(
     try {
       const fields = (message as AmqpMessage | null)?.fields;
       const tag = fields?.deliveryTag;
-      if (typeof tag === 'number') open.settle(tag, allUpTo, operation, requeue);
+      if (typeof tag === 'number') {
+        open.settle(tag, allUpTo, operation, requeue);
+        if (running && covers(running.tag, tag, allUpTo)) record(running.scope, operation, requeue);
+      }
       if (settleSpans) scope = startSettle(operation, message, allUpTo, requeue);
     } catch (error) {
       reportOnce(settleFailed, error);
@@ -172,10 +182,15 @@ export function consumerMethods(
     return client(queue ? `${operation} ${queue}` : operation, attributes, link ? [link] : undefined);
   };
 
-  const settledAll = (operation: 'ack' | 'nack', requeue: boolean | undefined, call: () => unknown): unknown => {
+  const settledAll = (
+    operation: 'ack' | 'nack',
+    requeue: boolean | undefined,
+    call: () => unknown,
+  ): unknown => {
     let scope: SpanScope | undefined;
     try {
       open.settleAll(operation, requeue);
+      if (running) record(running.scope, operation, requeue);
       if (settleSpans) {
         const attributes = settleAttributes(operation, undefined, peer);
         attributes[ATTR_ALL_UP_TO] = true;
@@ -272,7 +287,9 @@ export function consumerMethods(
     },
 
     ack(message, allUpTo) {
-      return chained(settled('ack', message, Boolean(allUpTo), undefined, () => target.ack(message, allUpTo)));
+      return chained(
+        settled('ack', message, Boolean(allUpTo), undefined, () => target.ack(message, allUpTo)),
+      );
     },
     nack(message, allUpTo, requeue) {
       const requeued = requeue === undefined ? true : Boolean(requeue);
@@ -295,6 +312,7 @@ export function consumerMethods(
       try {
         // The broker redelivers every unacked message, under new delivery tags.
         open.settleAll('recover');
+        if (running) record(running.scope, 'recover');
       } catch (error) {
         reportOnce(settleFailed, error);
       }
@@ -308,6 +326,12 @@ export function consumerMethods(
       }
     },
   };
+}
+
+/** Whether settling `tag` (with `allUpTo`: every tag up to it, 0 meaning all) settles `running`. */
+function covers(running: unknown, tag: number, allUpTo: boolean): boolean {
+  if (typeof running !== 'number') return false;
+  return running === tag || (allUpTo && (tag === 0 || running <= tag));
 }
 
 /** A settle call in its own span: what amqplib returns or throws reaches the app unchanged. */

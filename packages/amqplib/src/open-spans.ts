@@ -2,7 +2,14 @@ import type { SpanScope } from '@tracewire/core';
 import { ATTR_REQUEUE, ATTR_SETTLEMENT } from './attributes.js';
 
 /** How a consumed or got message was settled, or why its span was ended without its handler. */
-export type Settlement = 'ack' | 'nack' | 'reject' | 'recover' | 'timeout' | 'channel_closed' | 'connection_closed';
+export type Settlement =
+  | 'ack'
+  | 'nack'
+  | 'reject'
+  | 'recover'
+  | 'timeout'
+  | 'channel_closed'
+  | 'connection_closed';
 
 /** Why the spans still open on a channel are ended: it or its connection closed. */
 export interface Closing {

@@ -53,7 +53,8 @@ const publishCarrier: MessageCarrier<PublishCarrier> = {
     },
   },
   remove(carrier, key) {
-    (carrier.dropped ??= []).push(key);
+    if (carrier.dropped) carrier.dropped.push(key);
+    else carrier.dropped = [key];
   },
 };
 
@@ -96,7 +97,12 @@ export function producerMethods(
   );
   const startFailed = `${identity.packageName}: could not start a publish span; publishing untraced`;
 
-  const start = (exchange: unknown, routingKey: unknown, content: unknown, userOptions: unknown): Started | undefined => {
+  const start = (
+    exchange: unknown,
+    routingKey: unknown,
+    content: unknown,
+    userOptions: unknown,
+  ): Started | undefined => {
     let send: MessageSend | undefined;
     try {
       const user = userHeaders(userOptions);
@@ -156,7 +162,10 @@ export function producerMethods(
         if (!entry) return;
         const fields = (message as { fields?: { replyCode?: unknown; replyText?: unknown } }).fields;
         const text = typeof fields?.replyText === 'string' ? fields.replyText : 'returned';
-        entry.returned = { type: text, message: `message returned by the broker: ${fields?.replyCode} ${text}` };
+        entry.returned = {
+          type: text,
+          message: `message returned by the broker: ${fields?.replyCode} ${text}`,
+        };
       } catch (error) {
         reportOnce(startFailed, error);
       }
@@ -252,10 +261,15 @@ function userHeaders(options: unknown): AmqpHeaders | undefined {
 }
 
 function isMandatory(options: unknown): boolean {
-  return options !== null && typeof options === 'object' && Boolean((options as { mandatory?: unknown }).mandatory);
+  return (
+    options !== null && typeof options === 'object' && Boolean((options as { mandatory?: unknown }).mandatory)
+  );
 }
 
-function confirmError(error: unknown, closeReason: CloseReason): { type: string; message: string | undefined } {
+function confirmError(
+  error: unknown,
+  closeReason: CloseReason,
+): { type: string; message: string | undefined } {
   const message = error instanceof Error ? error.message : undefined;
   if (message === 'message nacked') return { type: 'nack', message };
   if (message === 'channel closed') {
