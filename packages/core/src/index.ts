@@ -38,6 +38,7 @@ export { SpanScope, runInScope, isPromiseLike, errorType, ATTR_ERROR_TYPE } from
 export type {
   AdapterIdentity,
   IncomingOptions,
+  IncomingShape,
   IncomingSpans,
   OutgoingSpans,
   TracingOptions,
