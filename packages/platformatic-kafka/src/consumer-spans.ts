@@ -1,21 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import {
-  type Attributes,
-  type Context,
-  type Link,
-  SpanKind,
-  type TextMapPropagator,
-} from '@opentelemetry/api';
-import {
-  type IncomingOptions,
-  type SpanScope,
-  type TrustMode,
-  checkTrust,
-  createIncomingSpans,
-  decideTrust,
-  reportOnce,
-  resolvePropagator,
-} from '@tracewire/core';
+import { type Attributes, SpanKind } from '@opentelemetry/api';
+import { type IncomingOptions, type SpanScope, createIncomingSpans, reportOnce } from '@tracewire/core';
 import {
   ATTR_KAFKA_MESSAGE_KEY,
   ATTR_KAFKA_MESSAGE_TOMBSTONE,
@@ -76,76 +61,28 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
   if (groupId !== undefined && typeof groupId !== 'string') {
     throw new TypeError(`${PACKAGE_NAME}: groupId must be a string, got ${typeof groupId}`);
   }
-  const trust = checkTrust<ConsumedMessage>(options.trust ?? 'continue', PACKAGE_NAME);
-  // The mode is decided once per message, here, so a trust function runs once even though core
-  // is asked twice (for the link and for the span).
-  let mode: TrustMode = 'continue';
-  const extractOnce = onceForEachMessage(resolvePropagator(options.propagator));
+  // The creation context is the parent and also a link, as the messaging conventions ask.
   const incoming = createIncomingSpans<ConsumedMessage, KafkaHeaders | undefined>(
-    { ...options, trust: () => mode, propagator: extractOnce.propagator },
+    options,
     IDENTITY,
     SpanKind.CONSUMER,
     kafkaHeaderGetter,
+    { linkParent: true },
   );
 
   return {
     message(message) {
       try {
-        const headers = headersOf(message);
-        mode = decideTrust(trust, message);
-        // Continuing: the creation context is the parent and also a link, as the messaging
-        // conventions ask. Restarting: core links it itself; ignoring: nothing.
-        let links: Link[] | undefined;
-        if (mode === 'continue') {
-          const link = incoming.link(message, headers);
-          if (link) links = [link];
-        }
         return incoming.start(
           message,
-          headers,
+          headersOf(message),
           `process ${message.topic}`,
           processAttributes(message, groupId),
-          links,
         );
       } catch (error) {
         reportOnce(START_FAILED, error);
         return undefined;
-      } finally {
-        extractOnce.forget();
       }
-    },
-  };
-}
-
-/**
- * The propagator core is given: the link and the span of one message extract from the same
- * headers on the same base context, so the second extraction reuses the first. Forgotten after
- * each message, so nothing is held and a changed carrier is always read afresh.
- */
-function onceForEachMessage(propagator: TextMapPropagator): {
-  propagator: TextMapPropagator;
-  forget(): void;
-} {
-  let carrier: unknown;
-  let base: Context | undefined;
-  let result: Context | undefined;
-  return {
-    propagator: {
-      inject: (context, target, setter) => propagator.inject(context, target, setter),
-      extract(context, source, getter) {
-        if (result !== undefined && source === carrier && context === base) return result;
-        const extracted = propagator.extract(context, source, getter);
-        carrier = source;
-        base = context;
-        result = extracted;
-        return extracted;
-      },
-      fields: () => propagator.fields(),
-    },
-    forget() {
-      carrier = undefined;
-      base = undefined;
-      result = undefined;
     },
   };
 }
