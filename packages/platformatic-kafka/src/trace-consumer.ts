@@ -19,7 +19,8 @@ export type TraceMessage = <T>(message: ConsumedMessage, fn: () => T) => T;
 export function messageTracer(options: ConsumerTracingOptions = {}): TraceMessage {
   const spans = createConsumerSpans(options);
   return function traceMessage<T>(message: ConsumedMessage, fn: () => T): T {
-    if (typeof fn !== 'function') return fn;
+    // Not a function: let the call fail exactly as it would untraced.
+    if (typeof fn !== 'function') return (fn as () => T)();
     const scope = spans.message(message);
     return scope ? runInScope(scope, fn) : fn();
   };
