@@ -9,8 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
 import {
   type Client,
+  type Consumer,
   type Message,
+  type MessagesStream,
   type Producer,
+  brokers,
   consume,
   createTopics,
   loadClient,
@@ -212,6 +215,80 @@ describe('errors', () => {
     const message = { topic: 't', partition: 0, offset: 1n, headers: new Map() };
     expect(() => listener(message)).toThrow(failure);
     expect(tracing.spans().at(-1)?.status.code).toBe(SpanStatusCode.ERROR);
+  });
+});
+
+describe('consumer errors and redelivery', () => {
+  it('a failed message, left uncommitted, comes again after a restart exactly as without tracing', async () => {
+    const topic = unique('redeliver');
+    await createTopics(client, [topic]);
+    await raw.send({
+      messages: ['a', 'fail-once', 'c'].map((value) => ({ topic, value: Buffer.from(value) })),
+    });
+    tracing.reset();
+
+    /** Commits each message after handling it; on a failure stops without committing, then resumes in the group. */
+    async function run(traced: boolean): Promise<string[]> {
+      const traceMessage = messageTracer();
+      const deliveries: string[] = [];
+      let failed = false;
+      const handle = (message: Message): void => {
+        const value = message.value.toString();
+        deliveries.push(value);
+        if (value === 'fail-once' && !failed) {
+          failed = true;
+          throw new Error('first attempt fails');
+        }
+      };
+      const groupId = unique('redeliver-group');
+      for (let session = 0; session < 2; session++) {
+        const consumer: Consumer = new client.Consumer({
+          groupId,
+          clientId: 'tracewire-tests',
+          bootstrapBrokers: brokers(),
+          maxWaitTime: 200,
+          autocommit: false,
+        });
+        const stream = (await consumer.consume({
+          topics: [topic],
+          mode: client.MessagesStreamModes.COMMITTED,
+          fallbackMode: client.MessagesStreamFallbackModes.EARLIEST,
+          autocommit: false,
+        })) as MessagesStream;
+        try {
+          for await (const message of stream) {
+            try {
+              if (traced) traceMessage(message, () => handle(message));
+              else handle(message);
+            } catch {
+              break; // not committed: it comes again in the next session
+            }
+            await message.commit();
+            if (message.value.toString() === 'c') break;
+          }
+        } finally {
+          await stream.close().catch(() => undefined);
+          await consumer.close(true);
+        }
+        if (deliveries.at(-1) === 'c') break;
+      }
+      return deliveries;
+    }
+
+    const plain = await run(false);
+    const tracedDeliveries = await run(true);
+    expect(plain).toEqual(['a', 'fail-once', 'fail-once', 'c']);
+    expect(tracedDeliveries).toEqual(plain);
+    const spans = processSpans(topic).sort(
+      (x, y) => x.startTime[0] - y.startTime[0] || x.startTime[1] - y.startTime[1],
+    );
+    expect(spans).toHaveLength(plain.length);
+    expect(spans.map((span) => span.status.code)).toEqual([
+      SpanStatusCode.UNSET,
+      SpanStatusCode.ERROR,
+      SpanStatusCode.UNSET,
+      SpanStatusCode.UNSET,
+    ]);
   });
 });
 
