@@ -207,6 +207,20 @@ describe('errors', () => {
     // The invariants setup fails this test if a chained promise rejected with nobody listening.
   });
 
+  it('an offset beyond the safe integers and a non-UTF-8 key are left out; a safe one is a number', () => {
+    const traceMessage = messageTracer({ groupId: 'given' });
+    const base = { topic: 't', partition: 3, headers: new Map() };
+    traceMessage({ ...base, offset: 2n ** 60n, key: Buffer.from([0xc3, 0x28]) }, () => undefined);
+    traceMessage({ ...base, offset: 9_007_199_254_740_991n, key: 'text' }, () => undefined);
+    const [unsafe, safe] = tracing.spans().slice(-2);
+    expect(unsafe?.attributes['kafka.offset']).toBeUndefined();
+    expect(unsafe?.attributes['kafka.message.key']).toBeUndefined();
+    expect(safe?.attributes['kafka.offset']).toBe(Number.MAX_SAFE_INTEGER);
+    expect(safe?.attributes['kafka.message.key']).toBe('text');
+    expect(safe?.attributes['messaging.consumer.group.name']).toBe('given');
+    expect(safe?.attributes['messaging.destination.partition.id']).toBe('3');
+  });
+
   it('traceHandler rethrows a listener throw unchanged', () => {
     const failure = new Error('sync listener failure');
     const listener = traceHandler(() => {
