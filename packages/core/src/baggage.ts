@@ -1,4 +1,5 @@
 import { joinHeaderValues, skipOws, trimOwsEnd } from './chars.js';
+import { percentDecode, percentEncode } from './percent-coding.js';
 
 /** One baggage list-member: the decoded value and its raw `;`-separated properties, if any. */
 export interface BaggageMember {
@@ -15,7 +16,8 @@ export const MAX_BAGGAGE_MEMBERS = 180;
 /**
  * Parses one or several `baggage` header values. Malformed members are skipped, members past 180
  * are dropped, a header over 8192 characters is discarded unread; `undefined` when nothing valid
- * remains. Values are percent-decoded as UTF-8. Never throws.
+ * remains. Values are percent-decoded octet by octet and read as UTF-8, each invalid sequence
+ * becoming U+FFFD; a `%` not followed by two hex digits drops its member. Never throws.
  */
 export function parseBaggage(value: unknown): BaggageMember[] | undefined {
   const header = joinHeaderValues(value, MAX_BAGGAGE_LENGTH);
@@ -127,25 +129,6 @@ function isBaggageOctets(text: string, from: number, to: number): boolean {
     }
   }
   return true;
-}
-
-/** Percent-encodes as UTF-8; `undefined` for a non-string or a lone surrogate. */
-function percentEncode(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  try {
-    return encodeURIComponent(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function percentDecode(value: string): string | undefined {
-  if (!value.includes('%')) return value;
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -45,6 +45,13 @@ function hexValue(code: number): number {
   return code <= 0x39 ? code - 0x30 : code - 0x57;
 }
 
+/** The value of a hex digit of either case (percent-encoding allows both), or -1. */
+export function hexDigitValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
 const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function formatHexByte(value: number): string {
