@@ -179,7 +179,7 @@ const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function 
   // Callback hooks: no promise per request. The rest of the lifecycle (later hooks, body parsing,
   // the handler, async or not) runs from `done`, so running `done` inside the span's context
   // makes the span active there; Node's async context carries it across awaits.
-  fastify.addHook('onRequest', function startSpan(request, _reply, next: HookHandlerDoneFunction) {
+  fastify.addHook('onRequest', function startSpan(request, reply, next: HookHandlerDoneFunction) {
     const traced = request as TracedRequest;
     if (traced[TRACE] !== null || (ignore !== undefined && isIgnored(ignore, request, PACKAGE))) {
       next();
@@ -193,6 +193,12 @@ const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function 
       next();
       return;
     }
+    // onResponse needs 'finish' and onRequestAbort fires only while the body is unread: a client
+    // that leaves a POST during the handler or a stream is seen here only.
+    const raw = reply.raw;
+    raw.once('close', () => {
+      if (!raw.writableFinished) tracing.cut(trace, request, reply, 'aborted');
+    });
     if (trace.http === undefined) trace.scope.run(next);
     else next();
   });

@@ -1,4 +1,4 @@
-import { SpanKind, context } from '@opentelemetry/api';
+import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeDispatchHeaders } from './headers.js';
@@ -58,7 +58,7 @@ export function traceInterceptor({
         scope = outgoing.start(undefined, name, attributes, active);
         const headers = mergeDispatchHeaders(options.headers, injectedHeaders(outgoing, scope));
         tracedOptions = { ...options, headers };
-        tracedHandler = traceHandler(handler as Handler, scope);
+        tracedHandler = traceHandler(handler as Handler, scope, active);
       } catch (error) {
         scope?.end();
         reportTracingFailure(error);
@@ -86,7 +86,12 @@ function urlOf({ origin, path }: DispatchOptions): string | undefined {
 /** What each handler method tells the span; the handler's own method runs right after. */
 const OBSERVERS: Record<string, (scope: SpanScope, args: unknown[]) => void> = {
   // undici >= 7 handlers (controller first).
-  onResponseStart: (scope, args) => recordStatus(scope, args[1] as number),
+  // The span ends with the response headers: reading the body is the application's business, and
+  // a body it never reads must not keep the span open.
+  onResponseStart: (scope, args) => {
+    recordStatus(scope, args[1] as number);
+    scope.end();
+  },
   onResponseEnd: (scope) => scope.end(),
   onResponseError: (scope, args) => endWithError(scope, args[1]),
   onRequestUpgrade: (scope, args) => {
@@ -94,7 +99,10 @@ const OBSERVERS: Record<string, (scope: SpanScope, args: unknown[]) => void> = {
     scope.end();
   },
   // Legacy handlers.
-  onHeaders: (scope, args) => recordStatus(scope, args[0] as number),
+  onHeaders: (scope, args) => {
+    recordStatus(scope, args[0] as number);
+    scope.end();
+  },
   onComplete: (scope) => scope.end(),
   onError: (scope, args) => endWithError(scope, args[0]),
   onUpgrade: (scope, args) => {
@@ -125,12 +133,14 @@ const HANDLER_METHODS = [
 /**
  * A handler that forwards every call to `handler` (same `this`, same return value, same throws)
  * after telling the span what happened. It has the same set of methods, so undici sees the same
- * handler shape.
+ * handler shape. Each call runs in the caller's context (`caller`), not in the context undici's
+ * socket was made in: an interceptor composed outside this one (retry, redirect) dispatches again
+ * from these callbacks, and that request must get its own span and traceparent.
  */
-function traceHandler(handler: Handler, scope: SpanScope): Handler {
+function traceHandler(handler: Handler, scope: SpanScope, caller: Context): Handler {
   const traced: Handler = {};
   for (const name of HANDLER_METHODS) {
-    const method = handler[name];
+    const method = handler[name] as HandlerMethod | undefined;
     if (typeof method !== 'function') continue;
     const observe = OBSERVERS[name];
     traced[name] = observe
@@ -140,9 +150,9 @@ function traceHandler(handler: Handler, scope: SpanScope): Handler {
           } catch (error) {
             reportTracingFailure(error);
           }
-          return (method as HandlerMethod).apply(handler, args);
+          return context.with(caller, method, handler, ...args);
         }
-      : (...args: unknown[]): unknown => (method as HandlerMethod).apply(handler, args);
+      : (...args: unknown[]): unknown => context.with(caller, method, handler, ...args);
   }
   return traced;
 }

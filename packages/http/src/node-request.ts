@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { errorMonitor } from 'node:events';
-import { SpanKind, context } from '@opentelemetry/api';
+import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
@@ -36,7 +36,7 @@ export function traceRequest({
         call = splitArguments(args);
         const method = typeof call.options?.method === 'string' ? call.options.method : 'GET';
         scope = outgoing.start(undefined, describeRequest(method, undefined).name, undefined, active);
-        call = withHeaders(call, injectedHeaders(outgoing, scope));
+        call = withCallerCallback(withHeaders(call, injectedHeaders(outgoing, scope)), active);
       } catch (error) {
         scope?.end();
         reportTracingFailure(error);
@@ -51,7 +51,7 @@ export function traceRequest({
         throw error;
       }
       try {
-        observe(clientRequest, call, span);
+        observe(clientRequest, call, span, active);
       } catch (error) {
         reportTracingFailure(error);
         span.end();
@@ -98,9 +98,35 @@ function joinArguments({ url, options, rest }: RequestCall): unknown[] {
   return options ? [options, ...rest] : rest;
 }
 
-function observe(request: ClientRequest, call: RequestCall, scope: SpanScope): void {
+/**
+ * The response callback, bound to the caller's context: node:http would run it in the context
+ * the request was made in, the CLIENT span's, and a request made from it would then be a child
+ * of this one, or not traced at all (the "already traced" mark).
+ */
+function withCallerCallback(call: RequestCall, caller: Context): RequestCall {
+  const last = call.rest.length - 1;
+  const callback = call.rest[last];
+  if (typeof callback !== 'function') return call;
+  const rest = call.rest.slice();
+  rest[last] = context.bind(caller, callback as (...args: unknown[]) => unknown);
+  return { ...call, rest };
+}
+
+/**
+ * Ends the span when the response headers arrive (the body is the application's to read, or
+ * not), on the request's error, or when it closes without a response. The request's and the
+ * response's listeners run in the caller's context, as without tracing.
+ */
+function observe(request: ClientRequest, call: RequestCall, scope: SpanScope, caller: Context): void {
   scope.setAttributes(describeRequest(request.method, requestUrl(request, call)).attributes);
+  context.bind(caller, request);
   request.on(errorMonitor, (error: unknown) => endWithError(scope, error));
+  // Prepended: it binds the response before the application's own listeners see it.
+  request.prependListener('response', (response: IncomingMessage) => {
+    context.bind(caller, response);
+    if (response.statusCode !== undefined) recordStatus(scope, response.statusCode);
+    scope.end();
+  });
   request.once('close', () => {
     const status = (request as { res?: IncomingMessage }).res?.statusCode;
     if (status !== undefined) recordStatus(scope, status);

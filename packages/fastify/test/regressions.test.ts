@@ -1,0 +1,110 @@
+// Regression tests of issue #12, each named after the scenario it reproduces.
+import { SpanStatusCode } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
+import traceContext from '@tracewire/fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { request } from 'undici';
+import { afterAll, afterEach, expect, it } from 'vitest';
+import { setupTracing } from '../../../test/support/tracing.js';
+
+const tracing = setupTracing();
+afterAll(() => tracing.shutdown());
+afterEach(() => tracing.reset());
+
+interface Gate {
+  started: Promise<void>;
+  release(): void;
+  done: Promise<void>;
+}
+
+function gate(): Gate & { markStarted(): void; markDone(): void } {
+  let markStarted!: () => void;
+  let release!: () => void;
+  let markDone!: () => void;
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve;
+  });
+  return Object.assign(released, { started, release, done, markStarted, markDone });
+}
+
+async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${address.port}`;
+}
+
+it('a POST whose client leaves after the body was read, during a slow handler, ends its span as aborted', async () => {
+  const app = Fastify();
+  await app.register(traceContext);
+  const slow = gate();
+  app.post('/slow', async (req) => {
+    slow.markStarted();
+    await (slow as unknown as Promise<void>);
+    slow.markDone();
+    return { got: req.body };
+  });
+  const url = await listen(app);
+  try {
+    const controller = new AbortController();
+    const pending = request(`${url}/slow`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 1 }),
+      signal: controller.signal,
+    }).catch((error: Error) => error);
+    await slow.started;
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    const [span] = await tracing.waitForSpans(1, 3000);
+    expect(span!.name).toBe('POST /slow');
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span!.attributes[ATTR_ERROR_TYPE]).toBe('aborted');
+  } finally {
+    slow.release();
+    await slow.done;
+    app.server.closeAllConnections();
+    await app.close();
+  }
+});
+
+it('a POST answered with a stream the client leaves mid-way ends its span as aborted', async () => {
+  const app = Fastify();
+  await app.register(traceContext);
+  const { PassThrough } = await import('node:stream');
+  const stream = new PassThrough();
+  const sent = gate();
+  app.post('/events', async (_req, reply) => {
+    reply.type('text/event-stream');
+    stream.write('data: one\n\n');
+    sent.markStarted();
+    return reply.send(stream);
+  });
+  const url = await listen(app);
+  try {
+    const controller = new AbortController();
+    const response = await request(`${url}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      signal: controller.signal,
+    });
+    expect(response.statusCode).toBe(200);
+    await sent.started;
+    controller.abort();
+    await response.body.text().catch(() => undefined);
+    const [span] = await tracing.waitForSpans(1, 3000);
+    expect(span!.name).toBe('POST /events');
+    expect(span!.attributes[ATTR_ERROR_TYPE]).toBe('aborted');
+  } finally {
+    stream.end();
+    app.server.closeAllConnections();
+    await app.close();
+  }
+});
