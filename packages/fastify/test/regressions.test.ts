@@ -1,13 +1,15 @@
 // Regression tests of issue #12, each named after the scenario it reproduces.
 import { SpanStatusCode } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
+import cors from '@fastify/cors';
+import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import traceContext from '@tracewire/fastify';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { request } from 'undici';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { setupTracing } from '../../../test/support/tracing.js';
 
 const tracing = setupTracing();
+const CALLER = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 afterAll(() => tracing.shutdown());
 afterEach(() => tracing.reset());
 
@@ -107,4 +109,69 @@ it('a POST answered with a stream the client leaves mid-way ends its span as abo
     app.server.closeAllConnections();
     await app.close();
   }
+});
+
+it("responseHeader keeps tracewire's Server-Timing entry when a route-level onSend sets the header", async () => {
+  const app = Fastify();
+  await app.register(traceContext, { responseHeader: true });
+  app.get('/timed', {
+    onSend: (_request, reply, payload, done) => {
+      reply.header('Server-Timing', 'route;dur=7');
+      done(null, payload);
+    },
+    handler: async () => 'timed',
+  });
+  try {
+    const response = await app.inject('/timed');
+    expect(response.body).toBe('timed');
+    const [span] = await tracing.waitForSpans(1);
+    const { traceId, spanId } = span!.spanContext();
+    expect(response.headers['server-timing']).toBe(
+      `route;dur=7, traceparent;desc="00-${traceId}-${spanId}-01"`,
+    );
+  } finally {
+    await app.close();
+  }
+});
+
+describe('early replies from hooks', () => {
+  const unauthorized = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (request.headers.authorization === undefined) await reply.code(401).send('no');
+  };
+
+  it('a 401 from an onRequest auth hook added before the plugin, with @fastify/cors registered after it, is traced', async () => {
+    const app = Fastify();
+    app.addHook('onRequest', unauthorized);
+    app.register(traceContext);
+    app.register(cors);
+    app.get('/private', async () => 'secret');
+    try {
+      const response = await app.inject({ url: '/private', headers: { traceparent: CALLER } });
+      expect(response.statusCode).toBe(401);
+      const [span] = await tracing.waitForSpans(1);
+      expect(span!.name).toBe('GET /private');
+      expect(span!.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE]).toBe(401);
+      expect(span!.spanContext().traceId).toBe(CALLER.split('-')[1]);
+      expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a 401 from an onRequest auth hook registered after the plugin and @fastify/cors is traced', async () => {
+    const app = Fastify();
+    await app.register(traceContext);
+    await app.register(cors);
+    app.addHook('onRequest', unauthorized);
+    app.get('/private', async () => 'secret');
+    try {
+      const response = await app.inject('/private');
+      expect(response.statusCode).toBe(401);
+      const [span] = await tracing.waitForSpans(1);
+      expect(span!.name).toBe('GET /private');
+      expect(span!.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE]).toBe(401);
+    } finally {
+      await app.close();
+    }
+  });
 });
