@@ -2,7 +2,8 @@ import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeDispatchHeaders } from './headers.js';
-import { injectedHeaders, reportTracingFailure } from './inject.js';
+import { ownContext } from './app-context.js';
+import { headersToAdd, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, isTraced, markTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 
@@ -56,7 +57,8 @@ export function traceInterceptor({
       try {
         const { name, attributes } = describeRequest(options.method, urlOf(options));
         scope = outgoing.start(undefined, name, attributes, active);
-        const headers = mergeDispatchHeaders(options.headers, injectedHeaders(outgoing, scope));
+        const own = ownContext(options.headers);
+        const headers = mergeDispatchHeaders(own.headers, headersToAdd(outgoing, scope, own));
         tracedOptions = { ...options, headers };
         tracedHandler = traceHandler(handler as Handler, scope, active);
       } catch (error) {

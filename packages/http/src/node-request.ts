@@ -1,10 +1,11 @@
 import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { errorMonitor } from 'node:events';
-import { type Context, SpanKind, context } from '@opentelemetry/api';
+import { type Context, SpanKind, context, createContextKey } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
-import { injectedHeaders, reportTracingFailure } from './inject.js';
+import { ownContext } from './app-context.js';
+import { headersToAdd, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, markTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 
@@ -28,6 +29,7 @@ export function traceRequest({
 
   return <F extends RequestFunction>(request: F): F => {
     const next = request as unknown as (...args: unknown[]) => ClientRequest;
+    const sendContext = isInstrumented(request) ? suppressed : markTraced;
     return function tracedRequest(this: unknown, ...args: unknown[]): ClientRequest {
       const active = context.active();
       let scope: SpanScope | undefined;
@@ -36,7 +38,8 @@ export function traceRequest({
         call = splitArguments(args);
         const method = typeof call.options?.method === 'string' ? call.options.method : 'GET';
         scope = outgoing.start(undefined, describeRequest(method, undefined).name, undefined, active);
-        call = withCallerCallback(withHeaders(call, injectedHeaders(outgoing, scope)), active);
+        const own = ownContext(call.options?.headers);
+        call = withCallerCallback(withHeaders(call, headersToAdd(outgoing, scope, own)), active);
       } catch (error) {
         scope?.end();
         reportTracingFailure(error);
@@ -45,7 +48,7 @@ export function traceRequest({
       const span = scope;
       let clientRequest: ClientRequest;
       try {
-        clientRequest = context.with(markTraced(span.context), () => next.apply(this, joinArguments(call)));
+        clientRequest = context.with(sendContext(span.context), () => next.apply(this, joinArguments(call)));
       } catch (error) {
         endWithError(span, error);
         throw error;
@@ -59,6 +62,24 @@ export function traceRequest({
       return clientRequest;
     } as unknown as F;
   };
+}
+
+// @opentelemetry/core's key (createContextKey uses Symbol.for): OpenTelemetry's SDK tracer makes no
+// span, and its propagators inject nothing, in a context that carries it.
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+/**
+ * A function wrapped by an OpenTelemetry instrumentation (shimmer marks it `__wrapped`), such as
+ * `http.request` under @opentelemetry/instrumentation-http, which would make a second CLIENT span
+ * for the same request and replace this one's traceparent with its own.
+ */
+function isInstrumented(request: unknown): boolean {
+  return (request as { __wrapped?: unknown }).__wrapped === true;
+}
+
+/** The context an instrumented `request` runs in: this span's, with the inner one suppressed. */
+function suppressed(parent: Context): Context {
+  return markTraced(parent).setValue(SUPPRESS_TRACING_KEY, true);
 }
 
 /** The arguments of one `request(url?, options?, callback?)` call, split apart. */

@@ -53,7 +53,7 @@ describe('traceInterceptor', () => {
     ],
   ];
   it.each(headerForms)(
-    'continues the active span, keeps headers, replaces traceparent: %s',
+    "continues the active span, keeps headers and the app's own traceparent, linked from the span: %s",
     async (_form, make) => {
       const parent = tracer.startSpan('parent');
       const response = await context.with(trace.setSpan(context.active(), parent), () =>
@@ -69,10 +69,10 @@ describe('traceInterceptor', () => {
       const [received] = server.received;
       expect(received?.headers['x-custom']).toBe('a');
       expect(headerCount(received!.rawHeaders, 'traceparent')).toBe(1);
-      expect(received?.headers.traceparent).toBe(
-        `00-${parent.spanContext().traceId}-${client.spanContext().spanId}-01`,
-      );
-      expect(received?.headers.tracestate).toBeUndefined();
+      // The app's own context goes out untouched (never mixed with the span's), and is linked.
+      expect(received?.headers.traceparent).toBe(userTraceparent);
+      expect(received?.headers.tracestate).toBe(_form === 'record' ? 'user=1' : undefined);
+      expect(client.links.map((link) => link.context.spanId)).toEqual(['2222222222222222']);
     },
   );
 

@@ -2,7 +2,7 @@
 import http from 'node:http';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
-import { traceFetch, traceInterceptor, traceRequest } from '@tracewire/http';
+import { injectHeaders, traceFetch, traceInterceptor, traceRequest } from '@tracewire/http';
 import { Agent, interceptors, request } from 'undici';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
@@ -133,4 +133,14 @@ it('a traceRequest request whose response body is never read ends its span at th
     unread?.destroy();
     agent.destroy();
   }
+});
+
+it('injectHeaders on a frozen object returns a new object with the headers and never throws', () => {
+  const frozen = Object.freeze({ 'x-app': '1' });
+  const parent = tracer.startSpan('parent');
+  const headers = context.with(trace.setSpan(context.active(), parent), () => injectHeaders(frozen));
+  parent.end();
+  expect(frozen).toEqual({ 'x-app': '1' });
+  expect(headers).toMatchObject({ 'x-app': '1' });
+  expect((headers as Record<string, string>).traceparent).toContain(parent.spanContext().spanId);
 });
