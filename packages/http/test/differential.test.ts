@@ -5,7 +5,7 @@
 // code), and how many requests reached the server (retries, redirects). Never the spans.
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { traceFetch, traceInterceptor, traceRequest } from '@tracewire/http';
+import { type FetchFunction, traceFetch, traceInterceptor, traceRequest } from '@tracewire/http';
 import { Agent, type Dispatcher, fetch as undiciFetch, interceptors, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Observed, comparableHeaders } from '../../../test/support/differential-http.js';
@@ -118,7 +118,7 @@ function fetchClient(fetchImpl: typeof undiciFetch, dispatcher: Dispatcher): Cli
         body: call.body,
         signal,
         dispatcher,
-      } as RequestInit & { dispatcher: Dispatcher });
+      });
       const observed: Observed = {
         status: response.status,
         headers: comparableHeaders(Object.fromEntries(response.headers)),
@@ -236,7 +236,10 @@ describe('undici fetch vs traceFetch', () => {
   const agent = new Agent();
   afterAll(() => agent.close());
   const bare = fetchClient(undiciFetch, agent);
-  const traced = fetchClient(traceFetch(undiciFetch), agent);
+  const traced = fetchClient(
+    traceFetch(undiciFetch as unknown as FetchFunction) as unknown as typeof undiciFetch,
+    agent,
+  );
   it.each(scenarios)('$name', async ({ call }) => {
     const [withoutTracing, withTracing] = await both(bare, traced, call);
     expect(withTracing).toEqual(withoutTracing);
@@ -244,9 +247,16 @@ describe('undici fetch vs traceFetch', () => {
   it('traceFetch over an Agent that has traceInterceptor too (stacked)', async () => {
     const stacked = new Agent().compose(traceInterceptor());
     try {
-      const [withoutTracing, withTracing] = await both(bare, fetchClient(traceFetch(undiciFetch), stacked), {
-        path: '/ok',
-      });
+      const [withoutTracing, withTracing] = await both(
+        bare,
+        fetchClient(
+          traceFetch(undiciFetch as unknown as FetchFunction) as unknown as typeof undiciFetch,
+          stacked,
+        ),
+        {
+          path: '/ok',
+        },
+      );
       expect(withTracing).toEqual(withoutTracing);
     } finally {
       await stacked.close();
