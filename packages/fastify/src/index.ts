@@ -93,7 +93,9 @@ class FastifyTracing {
     let scope: SpanScope;
     if (http === undefined) {
       const raw = request.raw;
-      scope = spans.start(request, raw.headers, name, serverRequestAttributes(raw, raw.url ?? '/', route));
+      // The target the client sent: `originalUrl` is the URL before a `rewriteUrl`.
+      const target = request.originalUrl ?? raw.url ?? '/';
+      scope = spans.start(request, raw.headers, name, serverRequestAttributes(raw, target, route));
     } else {
       scope = new SpanScope(http.span, active);
       if (route !== undefined) {

@@ -175,3 +175,18 @@ describe('early replies from hooks', () => {
     }
   });
 });
+
+it('a rewriteUrl request reports the path the client sent as url.path', async () => {
+  const app = Fastify({ rewriteUrl: (req) => (req.url === '/old/1' ? '/new/1' : (req.url ?? '/')) });
+  await app.register(traceContext);
+  app.get('/new/:id', async () => 'moved');
+  try {
+    const response = await app.inject('/old/1');
+    expect(response.body).toBe('moved');
+    const [span] = await tracing.waitForSpans(1);
+    expect(span!.attributes['url.path']).toBe('/old/1');
+    expect(span!.name).toBe('GET /new/:id');
+  } finally {
+    await app.close();
+  }
+});

@@ -48,14 +48,14 @@ export function traceInterceptor({
 
   return <D extends Dispatch>(dispatch: D): D => {
     const next: Dispatch = dispatch;
-    return function tracedDispatch(options: DispatchOptions, handler: object): boolean {
+    return function tracedDispatch(this: unknown, options: DispatchOptions, handler: object): boolean {
       const active = context.active();
       if (isTraced(active)) return next(options, handler);
       let scope: SpanScope | undefined;
       let tracedOptions: DispatchOptions;
       let tracedHandler: object;
       try {
-        const { name, attributes } = describeRequest(options.method, urlOf(options));
+        const { name, attributes } = describeRequest(options.method, urlOf(options, this));
         scope = outgoing.start(undefined, name, attributes, active);
         const own = ownContext(options.headers);
         const headers = mergeDispatchHeaders(own.headers, headersToAdd(outgoing, scope, own));
@@ -77,12 +77,28 @@ export function traceInterceptor({
   };
 }
 
-function urlOf({ origin, path }: DispatchOptions): string | undefined {
+/**
+ * The request's URL. A `Pool` or `Client` dispatches without an origin (it has one of its own): it
+ * is then read from the dispatcher the interceptor was composed on (`this`), where undici keeps it
+ * as a URL under its `url` symbol.
+ */
+function urlOf({ origin: given, path }: DispatchOptions, dispatcher: unknown): string | undefined {
+  const origin = given ?? dispatcherOrigin(dispatcher);
   if (origin === undefined || origin === null) return undefined;
   let base = typeof origin === 'string' ? origin : origin.href;
   if (typeof path !== 'string') return base;
   if (base.endsWith('/') && path.startsWith('/')) base = base.slice(0, -1);
   return base + path;
+}
+
+function dispatcherOrigin(dispatcher: unknown): string | undefined {
+  if (dispatcher === null || typeof dispatcher !== 'object') return undefined;
+  for (const key of Object.getOwnPropertySymbols(dispatcher)) {
+    if (key.description !== 'url') continue;
+    const value = (dispatcher as Record<symbol, unknown>)[key];
+    if (value instanceof URL) return value.origin;
+  }
+  return undefined;
 }
 
 /** What each handler method tells the span; the handler's own method runs right after. */
