@@ -234,7 +234,8 @@ async function both(bare: Client, traced: Client, call: Call): Promise<[unknown,
 
 describe('undici fetch vs traceFetch', () => {
   const agent = new Agent();
-  afterAll(() => agent.close());
+  // destroy, not close: an unread body the scenario left open would keep close() waiting.
+  afterAll(() => agent.destroy());
   const bare = fetchClient(undiciFetch, agent);
   const traced = fetchClient(
     traceFetch(undiciFetch as unknown as FetchFunction) as unknown as typeof undiciFetch,
@@ -300,8 +301,8 @@ describe('undici Agent vs Agent with traceInterceptor', () => {
     const bareAgent = makeBare();
     const tracedAgent = makeTraced();
     afterAll(async () => {
-      await bareAgent.close();
-      await tracedAgent.close();
+      await bareAgent.destroy();
+      await tracedAgent.destroy();
     });
     it.each(all)('$name', async ({ call }) => {
       const [withoutTracing, withTracing] = await both(
