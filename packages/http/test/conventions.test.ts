@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { SpanKind } from '@opentelemetry/api';
 import { traceInterceptor } from '@tracewire/http';
-import { Pool, request } from 'undici';
+import { Client, Pool, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setupTracing } from '../../../test/support/tracing.js';
 import { describeRequest } from '../src/client-attributes.js';
@@ -67,18 +67,24 @@ it('an absolute-form request target reports only its path and query', () => {
   expect(serverRequestAttributes(incoming('GET'), 'http://example.com')['url.path']).toBe('/');
 });
 
-it('a Pool dispatch reports url.full, server.address and server.port from the dispatcher', async () => {
-  const pool = new Pool(server.url).compose(traceInterceptor());
-  try {
-    const response = await request(`${server.url}/pooled?q=1`, { dispatcher: pool });
-    await response.body.text();
-    const [span] = tracing.spans().filter((s) => s.kind === SpanKind.CLIENT);
-    expect(span!.attributes).toMatchObject({
-      'url.full': `${server.url}/pooled?q=1`,
-      'server.address': '127.0.0.1',
-      'server.port': server.port,
-    });
-  } finally {
-    await pool.close();
-  }
-});
+it.each([
+  ['Pool', (origin: string) => new Pool(origin)],
+  ['Client', (origin: string) => new Client(origin)],
+])(
+  'a %s dispatch reports url.full, server.address and server.port from the dispatcher',
+  async (_kind, make) => {
+    const pool = make(server.url).compose(traceInterceptor());
+    try {
+      const response = await request(`${server.url}/pooled?q=1`, { dispatcher: pool });
+      await response.body.text();
+      const [span] = tracing.spans().filter((s) => s.kind === SpanKind.CLIENT);
+      expect(span!.attributes).toMatchObject({
+        'url.full': `${server.url}/pooled?q=1`,
+        'server.address': '127.0.0.1',
+        'server.port': server.port,
+      });
+    } finally {
+      await pool.close();
+    }
+  },
+);
