@@ -5,10 +5,11 @@
 // code), and how many requests reached the server (retries, redirects). Never the spans.
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { type FetchFunction, traceFetch, traceInterceptor, traceRequest } from '@tracewire/http';
 import { Agent, type Dispatcher, fetch as undiciFetch, interceptors, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Observed, comparableHeaders } from '../../../test/support/differential-http.js';
+import { type Observed, comparableHeaders, runChild } from '../../../test/support/differential-http.js';
 import { setupTracing } from '../../../test/support/tracing.js';
 import { closedPort } from './echo-server.js';
 
@@ -324,4 +325,17 @@ describe('node:http request vs traceRequest', () => {
     const [withoutTracing, withTracing] = await both(bare, traced, call);
     expect(withTracing).toEqual(withoutTracing);
   });
+});
+
+describe('process events (child process)', () => {
+  const script = fileURLToPath(new URL('./fixtures/unhandled-fetch.mjs', import.meta.url));
+  it.each(['fetch', 'node:http'])(
+    'a %s request to a closed port the app never handles crashes the process exactly as without tracing',
+    async (client) => {
+      const bare = await runChild(script, ['bare', client]);
+      const traced = await runChild(script, ['traced', client]);
+      expect(traced).toEqual(bare);
+      expect(bare.crashedWith).toBeDefined();
+    },
+  );
 });
