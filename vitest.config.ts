@@ -12,6 +12,7 @@ const alias = Object.fromEntries(
 // test/faults and test/soak run here too: they use the brokers, and need the machine to themselves.
 const brokerSuites = [
   'packages/kafkajs/**/*.test.ts',
+  'packages/platformatic-kafka/**/*.test.ts',
   'packages/amqplib/**/*.test.ts',
   'test/faults/**/*.test.ts',
   'test/soak/**/*.test.ts',

@@ -38,10 +38,27 @@ export { SpanScope, runInScope, isPromiseLike, errorType, ATTR_ERROR_TYPE } from
 export type {
   AdapterIdentity,
   IncomingOptions,
+  IncomingShape,
   IncomingSpans,
   OutgoingSpans,
   TracingOptions,
 } from './span-lifecycle.js';
 export { createIncomingSpans, createOutgoingSpans } from './span-lifecycle.js';
+export type { Outcome } from './outcome.js';
+export { observeOutcome, observeInScope, innermostCause, causeErrorType } from './outcome.js';
+export type {
+  MessageCarrier,
+  MessageSend,
+  MessageSendOptions,
+  MessageSendSpans,
+  OutgoingMessage,
+  SendCall,
+} from './message-send.js';
+export {
+  createMessageSendSpans,
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+} from './message-send.js';
 export { reportOnce } from './report.js';
 export { VERSION } from './version.js';
