@@ -6,6 +6,7 @@ import {
   ATTR_HTTP_ROUTE,
   type HttpServerMetadata,
   type HttpServerOptions,
+  addServerTiming,
   customSpanName,
   httpServerSpan,
   isIgnored,
@@ -16,7 +17,6 @@ import {
 } from '@tracewire/http';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { routeTemplate } from './route.js';
-import { addServerTiming } from './server-timing.js';
 import { VERSION } from './version.js';
 
 const PACKAGE = '@tracewire/express';
@@ -93,7 +93,7 @@ class ExpressTracing {
         reportOnce(`${PACKAGE}: requestHook threw`, error);
       }
     }
-    if (this.#responseHeader) addServerTiming(res, serverTimingEntry(scope.span.spanContext()));
+    if (this.#responseHeader) addServerTiming(res, serverTimingEntry(scope.span.spanContext()), PACKAGE);
     return trace;
   }
 

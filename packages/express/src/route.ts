@@ -60,10 +60,52 @@ export function routeTemplate(req: RoutedRequest): string | undefined {
     if (resolution === undefined) return fallback(req, route);
     resolutions.set(route, resolution);
   }
-  if (resolution.fixed !== undefined) return resolution.fixed;
+  const remounted = remountPrefix(resolution.app, req);
+  if (remounted === undefined && resolution.fixed !== undefined) return resolution.fixed;
   const candidate = resolution.candidates.length === 1 ? resolution.candidates[0] : pick(resolution, req);
   if (candidate?.template === undefined) return fallback(req, route);
-  return join(appPrefix(resolution.app), candidate.template);
+  return join(remounted ?? appPrefix(resolution.app), candidate.template);
+}
+
+/**
+ * The mount path this request came through, for a sub-app whose parent (the top app) mounts
+ * sub-apps at several paths: a sub-app's `mountpath` holds only its last mount, so
+ * `app.use('/v1', sub); app.use('/v2', sub)` would name every request `/v2/...`. The mount layer
+ * that consumed the request's path (the concrete prefix Express reports as `baseUrl`) names it.
+ */
+function remountPrefix(app: object, req: RoutedRequest): string | undefined {
+  const parent = (app as { parent?: { parent?: unknown } }).parent;
+  if (parent === undefined || parent === null || parent.parent !== undefined) return undefined;
+  const mounts = mountedApps(parent);
+  if (mounts.length < 2) return undefined;
+  const url = req.originalUrl ?? req.url;
+  if (typeof url !== 'string') return undefined;
+  const query = url.indexOf('?');
+  const pathname = query === -1 ? url : url.slice(0, query);
+  const baseUrl = typeof req.baseUrl === 'string' ? req.baseUrl : undefined;
+  for (const layer of mounts) {
+    const consumed = consumedBy(layer, pathname);
+    if (consumed === undefined || consumed === 0) continue;
+    if (baseUrl !== undefined && !baseUrl.startsWith(pathname.slice(0, consumed))) continue;
+    return mountTemplate(layer);
+  }
+  return undefined;
+}
+
+const mountedAppLayers = new WeakMap<object, { length: number; mounts: Layer[] }>();
+
+/** The layers of `app`'s router that mount a sub-app (Express names their handle `mounted_app`). */
+function mountedApps(app: object): Layer[] {
+  const stack = appRouter(app)?.stack;
+  if (!Array.isArray(stack)) return [];
+  const cached = mountedAppLayers.get(app);
+  if (cached !== undefined && cached.length === stack.length) return cached.mounts;
+  const mounts = (stack as Layer[]).filter(
+    (layer) =>
+      typeof layer?.handle === 'function' && (layer.handle as { name?: string }).name === 'mounted_app',
+  );
+  mountedAppLayers.set(app, { length: stack.length, mounts });
+  return mounts;
 }
 
 function resolve(app: unknown, route: object): Resolution | undefined {

@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Span, context } from '@opentelemetry/api';
-import { type IncomingSpans, SpanScope, errorType, reportOnce } from '@tracewire/core';
+import { type Span, type Tracer, context } from '@opentelemetry/api';
+import { type IncomingSpans, SpanScope, errorType, reportOnce, resolveTracer } from '@tracewire/core';
 import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
   type HttpServerMetadata,
   type HttpServerOptions,
-  appendServerTiming,
+  addServerTiming,
   customSpanName,
   httpServerSpan,
   isIgnored,
@@ -55,12 +55,25 @@ class FastifyTracing {
   readonly #requestHook: ((span: Span, request: FastifyRequest) => void) | undefined;
   readonly #responseHook: ((span: Span, request: FastifyRequest, reply: FastifyReply) => void) | undefined;
 
+  /** Spans of requests answered before the onRequest hook: the same, with a start time given. */
+  readonly #lateSpans: IncomingSpans<FastifyRequest, IncomingHttpHeaders>;
+  #lateStart: number | undefined = undefined;
+
   constructor(options: FastifyTraceOptions) {
+    const identity = { packageName: PACKAGE, version: VERSION };
     const { spans, ignore, spanName, requestHook, responseHook, responseHeader } = serverTracingOptions(
       options,
-      { packageName: PACKAGE, version: VERSION },
+      identity,
     );
     this.#spans = spans;
+    // The same tracer, dating the span from `#lateStart`: core's span start takes no start time.
+    const tracer = resolveTracer(options, PACKAGE, VERSION);
+    const dated: Tracer = {
+      startSpan: (name, spanOptions, parent) =>
+        tracer.startSpan(name, { ...spanOptions, startTime: this.#lateStart }, parent),
+      startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer['startActiveSpan'],
+    };
+    this.#lateSpans = serverTracingOptions({ ...options, tracer: dated }, identity).spans;
     this.ignore = ignore;
     this.responseHeader = responseHeader;
     this.#spanName = spanName;
@@ -69,7 +82,10 @@ class FastifyTracing {
   }
 
   /** Starts the request's span (or adopts instrumentation-http's, named after the route). */
-  begin(request: TracedRequest): RequestTrace {
+  begin(
+    request: TracedRequest,
+    spans: IncomingSpans<FastifyRequest, IncomingHttpHeaders> = this.#spans,
+  ): RequestTrace {
     const active = context.active();
     const http = httpServerSpan(active);
     const route = request.routeOptions.url;
@@ -77,12 +93,9 @@ class FastifyTracing {
     let scope: SpanScope;
     if (http === undefined) {
       const raw = request.raw;
-      scope = this.#spans.start(
-        request,
-        raw.headers,
-        name,
-        serverRequestAttributes(raw, raw.url ?? '/', route),
-      );
+      // The target the client sent: `originalUrl` is the URL before a `rewriteUrl`.
+      const target = request.originalUrl ?? raw.url ?? '/';
+      scope = spans.start(request, raw.headers, name, serverRequestAttributes(raw, target, route));
     } else {
       scope = new SpanScope(http.span, active);
       if (route !== undefined) {
@@ -102,6 +115,17 @@ class FastifyTracing {
       }
     }
     return trace;
+  }
+
+  /** The span of a request answered before {@link begin} could run, started at `reply`'s start. */
+  beginLate(request: TracedRequest, reply: FastifyReply): RequestTrace {
+    const elapsed = reply.elapsedTime;
+    this.#lateStart = typeof elapsed === 'number' && elapsed >= 0 ? Date.now() - elapsed : undefined;
+    try {
+      return this.begin(request, this.#lateSpans);
+    } finally {
+      this.#lateStart = undefined;
+    }
   }
 
   /** Sets the outcome of a sent response and ends the span. */
@@ -179,7 +203,7 @@ const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function 
   // Callback hooks: no promise per request. The rest of the lifecycle (later hooks, body parsing,
   // the handler, async or not) runs from `done`, so running `done` inside the span's context
   // makes the span active there; Node's async context carries it across awaits.
-  fastify.addHook('onRequest', function startSpan(request, _reply, next: HookHandlerDoneFunction) {
+  fastify.addHook('onRequest', function startSpan(request, reply, next: HookHandlerDoneFunction) {
     const traced = request as TracedRequest;
     if (traced[TRACE] !== null || (ignore !== undefined && isIgnored(ignore, request, PACKAGE))) {
       next();
@@ -193,6 +217,19 @@ const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function 
       next();
       return;
     }
+    // onResponse needs 'finish' and onRequestAbort fires only while the body is unread: a client
+    // that leaves a POST during the handler or a stream is seen here only.
+    const raw = reply.raw;
+    raw.once('close', () => {
+      if (!raw.writableFinished) tracing.cut(trace, request, reply, 'aborted');
+    });
+    if (tracing.responseHeader) {
+      try {
+        addServerTiming(raw, serverTimingEntry(trace.scope.span.spanContext()), PACKAGE);
+      } catch (error) {
+        reportOnce(`${PACKAGE}: could not add the Server-Timing response header`, error);
+      }
+    }
     if (trace.http === undefined) trace.scope.run(next);
     else next();
   });
@@ -204,7 +241,17 @@ const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function 
   });
 
   fastify.addHook('onResponse', function endSpan(request, reply, next) {
-    const trace = (request as TracedRequest)[TRACE];
+    const traced = request as TracedRequest;
+    let trace = traced[TRACE];
+    // Answered by an onRequest hook that ran before this plugin's (added before it registered):
+    // the span is made now, dated from when Fastify received the request.
+    if (trace === null && !(ignore !== undefined && isIgnored(ignore, request, PACKAGE))) {
+      try {
+        trace = tracing.beginLate(traced, reply);
+      } catch (error) {
+        reportOnce(`${PACKAGE}: could not start a request span`, error);
+      }
+    }
     if (trace !== null) tracing.finish(trace, request, reply);
     next();
   });
@@ -221,20 +268,6 @@ const traceContextPlugin: FastifyPluginCallback<FastifyTraceOptions> = function 
     next();
   });
 
-  if (tracing.responseHeader) {
-    fastify.addHook('onSend', function addServerTiming(request, reply, payload, next) {
-      const trace = (request as TracedRequest)[TRACE];
-      if (trace !== null) {
-        try {
-          const entry = serverTimingEntry(trace.scope.span.spanContext());
-          reply.header('server-timing', appendServerTiming(reply.getHeader('server-timing'), entry));
-        } catch (error) {
-          reportOnce(`${PACKAGE}: could not add the Server-Timing response header`, error);
-        }
-      }
-      next(null, payload);
-    });
-  }
   done();
 };
 

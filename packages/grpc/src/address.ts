@@ -25,7 +25,9 @@ export function targetAttributes(target: string): Attributes {
       const slash = rest.indexOf('/', 2);
       rest = slash < 0 ? '' : rest.slice(slash + 1);
     }
-    if (scheme !== 'dns' && scheme !== 'xds') rest = rest.split(',', 1)[0] ?? '';
+    // Several addresses (`ipv4:10.0.0.1:50051,10.0.0.2:50051`): grpc.md says the whole target is
+    // server.address, with no server.port.
+    if (scheme !== 'dns' && scheme !== 'xds' && rest.includes(',')) return { [ATTR_SERVER_ADDRESS]: target };
   }
   return hostPortAttributes(rest, scheme === 'dns' || scheme === '' ? DEFAULT_PORT : undefined);
 }

@@ -10,6 +10,7 @@ import {
 import { type Attributes, type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, type TracingOptions, createOutgoingSpans, reportOnce } from '@tracewire/core';
 import { lastResult, targetAttributes } from './address.js';
+import { appContextLink, isTraced, markTraced } from './app-context.js';
 import {
   ATTR_RPC_METHOD,
   ATTR_RPC_STATUS_CODE,
@@ -27,6 +28,7 @@ export type ClientInterceptorOptions = TracingOptions;
 /** The call below this interceptor (grpc-js does not export its interface). */
 type NextCallInterface = ReturnType<NextCall>;
 
+const TRACEPARENT = 'traceparent';
 const START_FAILED = '@tracewire/grpc: could not start a client span; the call goes on untraced';
 const END_FAILED = '@tracewire/grpc: could not record a client status';
 
@@ -40,7 +42,12 @@ export function clientInterceptor(options: ClientInterceptorOptions = {}): Inter
   const spans = createOutgoingSpans(options, IDENTITY, SpanKind.CLIENT, metadataSetter);
   const serverAttributes = lastResult(targetAttributes);
 
-  const startSpan = (call: NextCallInterface, path: string, carrier: Metadata, parent: Context) => {
+  const startSpan = (
+    call: NextCallInterface,
+    path: string,
+    carrier: Metadata | undefined,
+    parent: Context,
+  ): SpanScope => {
     const name = methodName(path);
     const attributes: Attributes = {
       [ATTR_RPC_SYSTEM_NAME]: RPC_SYSTEM_NAME_VALUE_GRPC,
@@ -60,12 +67,25 @@ export function clientInterceptor(options: ClientInterceptorOptions = {}): Inter
     const next = nextCall(callOptions);
     return new InterceptingCall(next, {
       start(metadata, listener, startNext) {
+        // Stacked under another tracewire interceptor: that one's span is the call's only one.
+        if (isTraced(metadata)) {
+          startNext(metadata, listener);
+          return;
+        }
         let scope: SpanScope | undefined;
         let carrier = metadata;
         try {
           // A copy: the application may reuse its Metadata object for other calls.
-          carrier = metadata.clone();
-          scope = startSpan(next, callOptions.method_definition.path, carrier, parent);
+          carrier = markTraced(metadata.clone());
+          const own = metadata.get(TRACEPARENT);
+          if (own.length > 0) {
+            // The application's own context goes out untouched; the span links to it.
+            scope = startSpan(next, callOptions.method_definition.path, undefined, parent);
+            const link = appContextLink(own.length === 1 ? own[0] : own);
+            if (link !== undefined) scope.span.addLink(link);
+          } else {
+            scope = startSpan(next, callOptions.method_definition.path, carrier, parent);
+          }
         } catch (error) {
           reportOnce(START_FAILED, error);
         }

@@ -20,7 +20,12 @@ describe('server.address and server.port from a channel target', () => {
     { target: 'dns://8.8.8.8/orders.internal:8443', address: 'orders.internal', port: 8443 },
     { target: 'dns:orders.internal', address: 'orders.internal', port: 443 },
     { target: 'dns:[::1]:50051', address: '::1', port: 50051 },
-    { target: 'ipv4:10.0.0.1:50051,10.0.0.2:50051', address: '10.0.0.1', port: 50051 },
+    {
+      target: 'ipv4:10.0.0.1:50051,10.0.0.2:50051',
+      address: 'ipv4:10.0.0.1:50051,10.0.0.2:50051',
+      port: undefined,
+    },
+    { target: 'ipv4:10.0.0.1:50051', address: '10.0.0.1', port: 50051 },
     { target: 'ipv6:[2001:db8::1]:50051', address: '2001:db8::1', port: 50051 },
     { target: 'unix:/tmp/grpc.sock', address: '/tmp/grpc.sock', port: undefined },
     { target: 'unix:///tmp/grpc.sock', address: '/tmp/grpc.sock', port: undefined },

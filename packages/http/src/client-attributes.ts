@@ -8,18 +8,7 @@ import {
   ATTR_URL_FULL,
 } from './attribute-names.js';
 import { isKnownMethod } from './http-method.js';
-
-/** Query keys whose values semantic conventions say to redact in `url.full`. */
-const SECRET_QUERY_KEYS = [
-  'AWSAccessKeyId',
-  'Signature',
-  'sig',
-  'X-Goog-Signature',
-  'X-Amz-Signature',
-  'X-Amz-Credential',
-  'X-Amz-Security-Token',
-];
-const REDACTED = 'REDACTED';
+import { REDACTED, SECRET_QUERY_KEYS } from './redaction.js';
 
 /** What a CLIENT span is named and starts with. */
 export interface ClientRequestInfo {
@@ -103,6 +92,16 @@ export function requestErrorType(error: unknown): string {
   if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'))
     return error.name;
   return errorType(error);
+}
+
+/**
+ * Whether the caller cancelled the request on purpose (`AbortController.abort()` with no reason of
+ * its own): not an error for the span (semantic conventions v1.41). A timeout stays one.
+ */
+export function isCallerAbort(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name === 'TimeoutError') return false;
+  const code = errorCode(error);
+  return error.name === 'AbortError' || code === 'ABORT_ERR' || code === 'UND_ERR_ABORTED';
 }
 
 function causeOf(error: unknown): unknown {

@@ -2,7 +2,8 @@ import { SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeFetchHeaders } from './headers.js';
-import { injectedHeaders, reportTracingFailure } from './inject.js';
+import { ownContext } from './app-context.js';
+import { headersToAdd, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, isTraced, markTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 
@@ -53,10 +54,10 @@ export function traceFetch(
       const method = init?.method ?? request?.method;
       const { name, attributes } = describeRequest(method, request ? request.url : (input as string | URL));
       scope = outgoing.start(undefined, name, attributes, active);
-      const headers = init?.headers ?? request?.headers;
+      const own = ownContext(init?.headers ?? request?.headers);
       tracedInit = {
         ...init,
-        headers: mergeFetchHeaders(headers, injectedHeaders(outgoing, scope)) as RequestInit['headers'],
+        headers: mergeFetchHeaders(own.headers, headersToAdd(outgoing, scope, own)) as RequestInit['headers'],
       };
     } catch (error) {
       scope?.end();

@@ -1,8 +1,9 @@
-import { SpanKind, context } from '@opentelemetry/api';
+import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeDispatchHeaders } from './headers.js';
-import { injectedHeaders, reportTracingFailure } from './inject.js';
+import { ownContext } from './app-context.js';
+import { headersToAdd, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, isTraced, markTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 
@@ -47,18 +48,19 @@ export function traceInterceptor({
 
   return <D extends Dispatch>(dispatch: D): D => {
     const next: Dispatch = dispatch;
-    return function tracedDispatch(options: DispatchOptions, handler: object): boolean {
+    return function tracedDispatch(this: unknown, options: DispatchOptions, handler: object): boolean {
       const active = context.active();
       if (isTraced(active)) return next(options, handler);
       let scope: SpanScope | undefined;
       let tracedOptions: DispatchOptions;
       let tracedHandler: object;
       try {
-        const { name, attributes } = describeRequest(options.method, urlOf(options));
+        const { name, attributes } = describeRequest(options.method, urlOf(options, this));
         scope = outgoing.start(undefined, name, attributes, active);
-        const headers = mergeDispatchHeaders(options.headers, injectedHeaders(outgoing, scope));
+        const own = ownContext(options.headers);
+        const headers = mergeDispatchHeaders(own.headers, headersToAdd(outgoing, scope, own));
         tracedOptions = { ...options, headers };
-        tracedHandler = traceHandler(handler as Handler, scope);
+        tracedHandler = traceHandler(handler as Handler, scope, active);
       } catch (error) {
         scope?.end();
         reportTracingFailure(error);
@@ -75,7 +77,13 @@ export function traceInterceptor({
   };
 }
 
-function urlOf({ origin, path }: DispatchOptions): string | undefined {
+/**
+ * The request's URL. A `Pool` or `Client` dispatches without an origin (it has one of its own): it
+ * is then read from the dispatcher the interceptor was composed on (`this`), where undici keeps it
+ * as a URL under its `url` symbol.
+ */
+function urlOf({ origin: given, path }: DispatchOptions, dispatcher: unknown): string | undefined {
+  const origin = given ?? dispatcherOrigin(dispatcher);
   if (origin === undefined || origin === null) return undefined;
   let base = typeof origin === 'string' ? origin : origin.href;
   if (typeof path !== 'string') return base;
@@ -83,10 +91,25 @@ function urlOf({ origin, path }: DispatchOptions): string | undefined {
   return base + path;
 }
 
+function dispatcherOrigin(dispatcher: unknown): string | undefined {
+  if (dispatcher === null || typeof dispatcher !== 'object') return undefined;
+  for (const key of Object.getOwnPropertySymbols(dispatcher)) {
+    if (key.description !== 'url') continue;
+    const value = (dispatcher as Record<symbol, unknown>)[key];
+    if (value instanceof URL) return value.origin;
+  }
+  return undefined;
+}
+
 /** What each handler method tells the span; the handler's own method runs right after. */
 const OBSERVERS: Record<string, (scope: SpanScope, args: unknown[]) => void> = {
   // undici >= 7 handlers (controller first).
-  onResponseStart: (scope, args) => recordStatus(scope, args[1] as number),
+  // The span ends with the response headers: reading the body is the application's business, and
+  // a body it never reads must not keep the span open.
+  onResponseStart: (scope, args) => {
+    recordStatus(scope, args[1] as number);
+    scope.end();
+  },
   onResponseEnd: (scope) => scope.end(),
   onResponseError: (scope, args) => endWithError(scope, args[1]),
   onRequestUpgrade: (scope, args) => {
@@ -94,7 +117,10 @@ const OBSERVERS: Record<string, (scope: SpanScope, args: unknown[]) => void> = {
     scope.end();
   },
   // Legacy handlers.
-  onHeaders: (scope, args) => recordStatus(scope, args[0] as number),
+  onHeaders: (scope, args) => {
+    recordStatus(scope, args[0] as number);
+    scope.end();
+  },
   onComplete: (scope) => scope.end(),
   onError: (scope, args) => endWithError(scope, args[0]),
   onUpgrade: (scope, args) => {
@@ -125,12 +151,14 @@ const HANDLER_METHODS = [
 /**
  * A handler that forwards every call to `handler` (same `this`, same return value, same throws)
  * after telling the span what happened. It has the same set of methods, so undici sees the same
- * handler shape.
+ * handler shape. Each call runs in the caller's context (`caller`), not in the context undici's
+ * socket was made in: an interceptor composed outside this one (retry, redirect) dispatches again
+ * from these callbacks, and that request must get its own span and traceparent.
  */
-function traceHandler(handler: Handler, scope: SpanScope): Handler {
+function traceHandler(handler: Handler, scope: SpanScope, caller: Context): Handler {
   const traced: Handler = {};
   for (const name of HANDLER_METHODS) {
-    const method = handler[name];
+    const method = handler[name] as HandlerMethod | undefined;
     if (typeof method !== 'function') continue;
     const observe = OBSERVERS[name];
     traced[name] = observe
@@ -140,9 +168,9 @@ function traceHandler(handler: Handler, scope: SpanScope): Handler {
           } catch (error) {
             reportTracingFailure(error);
           }
-          return (method as HandlerMethod).apply(handler, args);
+          return context.with(caller, method, handler, ...args);
         }
-      : (...args: unknown[]): unknown => (method as HandlerMethod).apply(handler, args);
+      : (...args: unknown[]): unknown => context.with(caller, method, handler, ...args);
   }
   return traced;
 }

@@ -1,10 +1,11 @@
 import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { errorMonitor } from 'node:events';
-import { SpanKind, context } from '@opentelemetry/api';
+import { type Context, SpanKind, context, createContextKey } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
-import { injectedHeaders, reportTracingFailure } from './inject.js';
+import { ownContext } from './app-context.js';
+import { headersToAdd, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, markTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 
@@ -28,6 +29,7 @@ export function traceRequest({
 
   return <F extends RequestFunction>(request: F): F => {
     const next = request as unknown as (...args: unknown[]) => ClientRequest;
+    const sendContext = isInstrumented(request) ? suppressed : markTraced;
     return function tracedRequest(this: unknown, ...args: unknown[]): ClientRequest {
       const active = context.active();
       let scope: SpanScope | undefined;
@@ -36,7 +38,8 @@ export function traceRequest({
         call = splitArguments(args);
         const method = typeof call.options?.method === 'string' ? call.options.method : 'GET';
         scope = outgoing.start(undefined, describeRequest(method, undefined).name, undefined, active);
-        call = withHeaders(call, injectedHeaders(outgoing, scope));
+        const own = ownContext(call.options?.headers);
+        call = withCallerCallback(withHeaders(call, headersToAdd(outgoing, scope, own)), active);
       } catch (error) {
         scope?.end();
         reportTracingFailure(error);
@@ -45,13 +48,13 @@ export function traceRequest({
       const span = scope;
       let clientRequest: ClientRequest;
       try {
-        clientRequest = context.with(markTraced(span.context), () => next.apply(this, joinArguments(call)));
+        clientRequest = context.with(sendContext(span.context), () => next.apply(this, joinArguments(call)));
       } catch (error) {
         endWithError(span, error);
         throw error;
       }
       try {
-        observe(clientRequest, call, span);
+        observe(clientRequest, call, span, active);
       } catch (error) {
         reportTracingFailure(error);
         span.end();
@@ -59,6 +62,24 @@ export function traceRequest({
       return clientRequest;
     } as unknown as F;
   };
+}
+
+// @opentelemetry/core's key (createContextKey uses Symbol.for): OpenTelemetry's SDK tracer makes no
+// span, and its propagators inject nothing, in a context that carries it.
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+/**
+ * A function wrapped by an OpenTelemetry instrumentation (shimmer marks it `__wrapped`), such as
+ * `http.request` under @opentelemetry/instrumentation-http, which would make a second CLIENT span
+ * for the same request and replace this one's traceparent with its own.
+ */
+function isInstrumented(request: unknown): boolean {
+  return (request as { __wrapped?: unknown }).__wrapped === true;
+}
+
+/** The context an instrumented `request` runs in: this span's, with the inner one suppressed. */
+function suppressed(parent: Context): Context {
+  return markTraced(parent).setValue(SUPPRESS_TRACING_KEY, true);
 }
 
 /** The arguments of one `request(url?, options?, callback?)` call, split apart. */
@@ -98,9 +119,35 @@ function joinArguments({ url, options, rest }: RequestCall): unknown[] {
   return options ? [options, ...rest] : rest;
 }
 
-function observe(request: ClientRequest, call: RequestCall, scope: SpanScope): void {
+/**
+ * The response callback, bound to the caller's context: node:http would run it in the context
+ * the request was made in, the CLIENT span's, and a request made from it would then be a child
+ * of this one, or not traced at all (the "already traced" mark).
+ */
+function withCallerCallback(call: RequestCall, caller: Context): RequestCall {
+  const last = call.rest.length - 1;
+  const callback = call.rest[last];
+  if (typeof callback !== 'function') return call;
+  const rest = call.rest.slice();
+  rest[last] = context.bind(caller, callback as (...args: unknown[]) => unknown);
+  return { ...call, rest };
+}
+
+/**
+ * Ends the span when the response headers arrive (the body is the application's to read, or
+ * not), on the request's error, or when it closes without a response. The request's and the
+ * response's listeners run in the caller's context, as without tracing.
+ */
+function observe(request: ClientRequest, call: RequestCall, scope: SpanScope, caller: Context): void {
   scope.setAttributes(describeRequest(request.method, requestUrl(request, call)).attributes);
+  context.bind(caller, request);
   request.on(errorMonitor, (error: unknown) => endWithError(scope, error));
+  // Prepended: it binds the response before the application's own listeners see it.
+  request.prependListener('response', (response: IncomingMessage) => {
+    context.bind(caller, response);
+    if (response.statusCode !== undefined) recordStatus(scope, response.statusCode);
+    scope.end();
+  });
   request.once('close', () => {
     const status = (request as { res?: IncomingMessage }).res?.statusCode;
     if (status !== undefined) recordStatus(scope, status);

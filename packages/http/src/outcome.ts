@@ -1,6 +1,6 @@
 import { ATTR_ERROR_TYPE, type SpanScope } from '@tracewire/core';
 import { ATTR_HTTP_RESPONSE_STATUS_CODE } from './attribute-names.js';
-import { requestErrorType } from './client-attributes.js';
+import { isCallerAbort, requestErrorType } from './client-attributes.js';
 
 /** Records the response status; 4xx and 5xx are errors for a client. Does not end the span. */
 export function recordStatus(scope: SpanScope, status: number): void {
@@ -8,8 +8,15 @@ export function recordStatus(scope: SpanScope, status: number): void {
   if (status >= 400) scope.failWith(String(status));
 }
 
-/** Ends the span of a request that failed (network error, abort, timeout) as ERROR. */
+/**
+ * Ends the span of a request that failed (network error, timeout) as ERROR; one the caller
+ * cancelled on purpose just ends (not an error, semantic conventions v1.41).
+ */
 export function endWithError(scope: SpanScope, error: unknown): void {
+  if (isCallerAbort(error)) {
+    scope.end();
+    return;
+  }
   scope
     .fail(error)
     .setAttributes({ [ATTR_ERROR_TYPE]: requestErrorType(error) })

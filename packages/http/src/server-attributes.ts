@@ -14,6 +14,7 @@ import {
   ATTR_USER_AGENT_ORIGINAL,
 } from './attribute-names.js';
 import { isKnownMethod } from './http-method.js';
+import { REDACTED, SECRET_QUERY_KEYS } from './redaction.js';
 
 /**
  * The request attributes of an HTTP SERVER span, in one object of a fixed shape (absent values
@@ -21,7 +22,8 @@ import { isKnownMethod } from './http-method.js';
  * (path and query); `route` is the matched route template, when the framework knows it this early.
  * The method is kept as received: a lower-case or unknown one is `_OTHER`, the original kept.
  */
-export function serverRequestAttributes(req: IncomingMessage, url: string, route?: string): Attributes {
+export function serverRequestAttributes(req: IncomingMessage, target: string, route?: string): Attributes {
+  const url = originForm(target);
   const method = req.method ?? 'GET';
   const known = isKnownMethod(method);
   const headers = req.headers;
@@ -54,6 +56,20 @@ export function serverRequestAttributes(req: IncomingMessage, url: string, route
   };
 }
 
+/**
+ * The path and query of a request target: an absolute-form target (`GET http://host/p/1`, sent
+ * to proxies) becomes `/p/1`; the origin form (`/p/1?q`) is returned as it is.
+ */
+function originForm(target: string): string {
+  if (target.charCodeAt(0) === 0x2f) return target;
+  const scheme = target.indexOf('://');
+  if (scheme === -1) return target;
+  const pathAt = target.indexOf('/', scheme + 3);
+  const queryAt = target.indexOf('?', scheme + 3);
+  if (pathAt !== -1 && (queryAt === -1 || pathAt < queryAt)) return target.slice(pathAt);
+  return queryAt === -1 ? '/' : `/${target.slice(queryAt)}`;
+}
+
 /** Where `:port` starts in a Host header, or -1; an IPv6 literal keeps its brackets. */
 function hostPortSeparator(host: string): number {
   const colon = host.lastIndexOf(':');
@@ -74,13 +90,10 @@ function port(host: string, colon: number): number | undefined {
   return value <= 65535 ? value : undefined;
 }
 
-// The query parameters the conventions list as credentials to redact by default.
-const REDACTED = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature'];
-
 /** Replaces the values of credential-bearing query parameters with `REDACTED`. */
 function redactQuery(query: string): string {
   let hit = false;
-  for (const name of REDACTED) {
+  for (const name of SECRET_QUERY_KEYS) {
     if (query.includes(name)) {
       hit = true;
       break;
@@ -91,7 +104,9 @@ function redactQuery(query: string): string {
     .split('&')
     .map((pair) => {
       const eq = pair.indexOf('=');
-      return eq !== -1 && REDACTED.includes(pair.slice(0, eq)) ? `${pair.slice(0, eq)}=REDACTED` : pair;
+      return eq !== -1 && SECRET_QUERY_KEYS.includes(pair.slice(0, eq))
+        ? `${pair.slice(0, eq)}=${REDACTED}`
+        : pair;
     })
     .join('&');
 }

@@ -53,7 +53,7 @@ describe('traceInterceptor', () => {
     ],
   ];
   it.each(headerForms)(
-    'continues the active span, keeps headers, replaces traceparent: %s',
+    "continues the active span, keeps headers and the app's own traceparent, linked from the span: %s",
     async (_form, make) => {
       const parent = tracer.startSpan('parent');
       const response = await context.with(trace.setSpan(context.active(), parent), () =>
@@ -69,10 +69,10 @@ describe('traceInterceptor', () => {
       const [received] = server.received;
       expect(received?.headers['x-custom']).toBe('a');
       expect(headerCount(received!.rawHeaders, 'traceparent')).toBe(1);
-      expect(received?.headers.traceparent).toBe(
-        `00-${parent.spanContext().traceId}-${client.spanContext().spanId}-01`,
-      );
-      expect(received?.headers.tracestate).toBeUndefined();
+      // The app's own context goes out untouched (never mixed with the span's), and is linked.
+      expect(received?.headers.traceparent).toBe(userTraceparent);
+      expect(received?.headers.tracestate).toBe(_form === 'record' ? 'user=1' : undefined);
+      expect(client.links.map((link) => link.context.spanId)).toEqual(['2222222222222222']);
     },
   );
 
@@ -105,7 +105,7 @@ describe('traceInterceptor', () => {
     expect(client?.attributes[ATTR_ERROR_TYPE]).toBe('ECONNREFUSED');
   });
 
-  it('ends an aborted request’s span once, as ERROR', async () => {
+  it('ends an aborted request’s span once, not as an error (the caller cancelled on purpose)', async () => {
     const controller = new AbortController();
     const pending = request(`${server.url}/?delay=2000`, { dispatcher: traced, signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
@@ -114,7 +114,7 @@ describe('traceInterceptor', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const spans = tracing.spans();
     expect(spans).toHaveLength(1);
-    expect(spans[0]?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(spans[0]?.status.code).toBe(SpanStatusCode.UNSET);
   });
 
   it('traces the global fetch through setGlobalDispatcher, once even under traceFetch', async () => {

@@ -112,7 +112,7 @@ describe('traceRequest', () => {
       () =>
         request(`${server.url}/?status=404`, {
           // A raw header list gets no automatic Host header.
-          headers: ['Host', `127.0.0.1:${server.port}`, 'X-Custom', 'a', 'Traceparent', 'bogus'],
+          headers: ['Host', `127.0.0.1:${server.port}`, 'X-Custom', 'a'],
         }),
     ],
     ['url and callback', () => get(new URL(`${server.url}/?status=404`), (response) => response.resume())],
@@ -127,6 +127,21 @@ describe('traceRequest', () => {
     const [received] = server.received;
     expect(headerCount(received!.rawHeaders, 'traceparent')).toBe(1);
     expect(received?.headers.traceparent).toContain(client?.spanContext().spanId);
+  });
+
+  it("leaves the app's own traceparent untouched, even a malformed one, and links only a valid one", async () => {
+    const app = '00-11111111111111111111111111111111-2222222222222222-01';
+    for (const [value, links] of [
+      ['bogus', []],
+      [app, ['2222222222222222']],
+    ] as const) {
+      await finish(request(`${server.url}/`, { headers: { Traceparent: value } }));
+      const [client] = await tracing.waitForSpans(1);
+      expect(server.received[0]?.headers.traceparent).toBe(value);
+      expect(client?.links.map((link) => link.context.spanId)).toEqual(links);
+      tracing.reset();
+      server.received.length = 0;
+    }
   });
 
   it('observes a connection error without handling it for the app', async () => {

@@ -1,23 +1,31 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { reportOnce } from '@tracewire/core';
-import { appendServerTiming } from '@tracewire/http';
+import { appendServerTiming } from './server-timing.js';
 
 const SERVER_TIMING = 'server-timing';
 const HOOKED = Symbol('tracewire.server-timing');
-const failed = '@tracewire/express: could not add the Server-Timing response header';
 
 type WriteHead = ServerResponse['writeHead'];
-type HookedResponse = ServerResponse & { [HOOKED]?: { value: string; writeHead: WriteHead; done: boolean } };
+interface Hook {
+  value: string;
+  writeHead: WriteHead;
+  done: boolean;
+  failed: string;
+}
+type HookedResponse = ServerResponse & { [HOOKED]?: Hook };
 
 /**
  * Adds `entry` to the response's `Server-Timing` header just before the headers are written, after
  * any value the application set, so it neither overwrites nor is overwritten by the app's entries.
- * Hooks this response's own `writeHead` (as `on-headers` does); Express's prototypes stay untouched.
+ * Hooks this response's own `writeHead` (as `on-headers` does); the framework's prototypes stay
+ * untouched. Being the last step before the headers go out, it also survives a framework hook
+ * (a Fastify route-level `onSend`) that sets the header after the adapter's own hooks ran.
  */
-export function addServerTiming(res: ServerResponse, entry: string): void {
+export function addServerTiming(res: ServerResponse, entry: string, packageName: string): void {
   const hooked = res as HookedResponse;
   if (hooked[HOOKED] !== undefined || res.headersSent) return;
-  hooked[HOOKED] = { value: entry, writeHead: res.writeHead, done: false };
+  const failed = `${packageName}: could not add the Server-Timing response header`;
+  hooked[HOOKED] = { value: entry, writeHead: res.writeHead, done: false, failed };
   res.writeHead = writeHeadWithServerTiming as WriteHead;
 }
 
@@ -29,7 +37,7 @@ function writeHeadWithServerTiming(this: HookedResponse, ...args: unknown[]): Se
     try {
       appendEntry(this, args, state.value);
     } catch (error) {
-      reportOnce(failed, error);
+      reportOnce(state.failed, error);
     }
   }
   return (state.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
@@ -40,8 +48,16 @@ function appendEntry(res: ServerResponse, args: unknown[], entry: string): void 
   const at = typeof args[1] === 'string' ? 2 : 1;
   const given = args[at];
   if (Array.isArray(given)) {
-    if (given.some((item, i) => i % 2 === 0 && String(item).toLowerCase() === SERVER_TIMING)) {
-      args[at] = [...given, 'Server-Timing', entry];
+    // A flat list: the entry joins the app's last Server-Timing value. A pair of its own would
+    // replace the app's on Node 20, which applies list pairs with setHeader once a header is set.
+    let last = -1;
+    for (let i = 0; i + 1 < given.length; i += 2) {
+      if (String(given[i]).toLowerCase() === SERVER_TIMING) last = i;
+    }
+    if (last !== -1) {
+      const copy = given.slice();
+      copy[last + 1] = appendServerTiming(copy[last + 1], entry);
+      args[at] = copy;
       return;
     }
   } else if (given && typeof given === 'object') {
