@@ -3,25 +3,24 @@
 // floor's does not: the top functions of @tracewire code, and the functions whose share of the
 // profile grew most. Profiles and the summary stay in $TMPDIR/tracewire-profiles/.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-/** Self time (µs) per function of one .cpuprofile, keyed `name (file:line)`. */
+/** Self time (µs) per function of one profile of measured rounds, keyed `name (file:line)`. */
 export function selfTimes(file) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const times = new Map();
-  const deltas = profile.timeDeltas;
-  let total = 0;
+  let busy = 0;
   for (let i = 0; i < profile.samples.length; i++) {
-    const node = byId.get(profile.samples[i]);
-    const delta = deltas[i] ?? 0;
-    total += delta;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName, url, lineNumber } = byId.get(profile.samples[i]).callFrame;
+    const delta = profile.timeDeltas[i] ?? 0;
+    if (functionName === '(idle)') continue;
+    busy += delta;
     const short = url
       .replace(/^file:\/\//, '')
       .replace(/.*\/node_modules\//, '')
@@ -29,31 +28,30 @@ export function selfTimes(file) {
     const key = `${functionName || '(anonymous)'} (${short || 'native'}${url ? `:${lineNumber + 1}` : ''})`;
     times.set(key, (times.get(key) ?? 0) + delta);
   }
-  return { times, total };
+  return { times, busy, ops: profile.ops };
 }
 
+/** Per row: µs per operation of self time in @tracewire code, and what grew over the floor. */
 function summarise(row, dir) {
-  const files = readdirSync(dir).filter((file) => file.startsWith(`${row}-`));
-  const pick = (variant) => files.find((file) => file.startsWith(`${row}-${variant}-`));
-  const tw = selfTimes(join(dir, pick('tracewire')));
-  const floor = selfTimes(join(dir, pick('floor')));
-  const share = (profile, key) => (profile.times.get(key) ?? 0) / profile.total;
+  const tw = selfTimes(join(dir, `${row}-tracewire.cpuprofile`));
+  const floor = selfTimes(join(dir, `${row}-floor.cpuprofile`));
+  const perOp = (profile, key) => (profile.times.get(key) ?? 0) / profile.ops;
+  const us = (value) => `${value.toFixed(2)} µs`;
   const ours = [...tw.times].filter(([key]) => key.includes('packages/')).sort((a, b) => b[1] - a[1]);
-  const oursShare = ours.reduce((sum, [, time]) => sum + time, 0) / tw.total;
+  const oursPerOp = ours.reduce((sum, [, time]) => sum + time, 0) / tw.ops;
   const grown = [...new Set([...tw.times.keys(), ...floor.times.keys()])]
-    .map((key) => [key, share(tw, key) - share(floor, key)])
-    .filter(([key]) => !key.startsWith('(idle)') && !key.startsWith('(program)'))
+    .map((key) => [key, perOp(tw, key) - perOp(floor, key)])
     .sort((a, b) => b[1] - a[1]);
-  const percent = (value) => `${(value * 100).toFixed(2)}%`;
   const lines = [
     `### ${row}`,
     '',
-    `@tracewire code: ${percent(oursShare)} of the tracewire process's samples. Top self time in it:`,
+    `Busy CPU per op in the profiles: tracewire ${us(tw.busy / tw.ops)}, floor ${us(floor.busy / floor.ops)}. ` +
+      `Self time in @tracewire code: ${us(oursPerOp)} per op. Top functions:`,
     '',
   ];
-  for (const [key, time] of ours.slice(0, 10)) lines.push(`- ${percent(time / tw.total)} ${key}`);
-  lines.push('', 'Largest growth in share of self time, tracewire over floor:', '');
-  for (const [key, value] of grown.slice(0, 10)) lines.push(`- +${percent(value)} ${key}`);
+  for (const [key, time] of ours.slice(0, 10)) lines.push(`- ${us(time / tw.ops)} ${key}`);
+  lines.push('', 'Largest growth of self time per op, tracewire over floor:', '');
+  for (const [key, value] of grown.slice(0, 10)) lines.push(`- +${us(value)} ${key}`);
   return lines.join('\n');
 }
 

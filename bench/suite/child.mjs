@@ -17,6 +17,35 @@ const settle = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let state;
 
+// BENCH_PROFILE_DIR: a CPU profile of the measured rounds only (not start-up, not the sample).
+const profileDir = process.env.BENCH_PROFILE_DIR;
+const profiler = {
+  started: false,
+  ops: 0,
+  session: undefined,
+  async start() {
+    this.started = true;
+    if (!profileDir) return;
+    const { Session } = await import('node:inspector/promises');
+    this.session = new Session();
+    this.session.connect();
+    await this.session.post('Profiler.enable');
+    await this.session.post('Profiler.setSamplingInterval', { interval: 250 });
+    await this.session.post('Profiler.start');
+  },
+  async stop({ row, variant }) {
+    if (!this.session) return;
+    const { profile } = await this.session.post('Profiler.stop');
+    this.session.disconnect();
+    this.session = undefined;
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      `${profileDir}/${row.id}-${variant}.cpuprofile`,
+      JSON.stringify({ ...profile, ops: this.ops }),
+    );
+  },
+};
+
 /** A round's set-up (filling a queue, say), traced by no one: an instrumentation must not see it. */
 function prepare(instance, n) {
   if (!instance.prepare) return undefined;
@@ -40,8 +69,12 @@ async function handle(message) {
     case 'init':
       return init(message);
     case 'cpu':
+      if (message.ops && !profiler.started) await profiler.start();
+      profiler.ops += message.ops ?? 0;
       return send({ type: 'cpu', cpu: cpuNow() });
     case 'round': {
+      if (!profiler.started) await profiler.start();
+      profiler.ops += message.n;
       await prepare(instance, message.n);
       const before = cpuNow();
       await instance.run(message.n);
@@ -67,6 +100,7 @@ async function handle(message) {
     case 'serialize':
       return send({ type: 'serialize', ...(await serializeCost(sdk.recorder.kept)) });
     case 'stats': {
+      await profiler.stop(state);
       await settle(100);
       await sdk.flush();
       const check = instance.verify ? await instance.verify() : undefined;

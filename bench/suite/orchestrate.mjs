@@ -33,14 +33,12 @@ const log = (...parts) => console.error(`[bench ${process.version}]`, ...parts);
 // --- a variant's process ------------------------------------------------------------------------
 
 function startChild(row, variant, { mode = 'recording', template, env, profile }) {
-  const execArgv = profile
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${profile}`,
-        `--cpu-prof-name=${row.id}-${variant}-${process.pid}.cpuprofile`,
-      ]
-    : [];
-  const child = fork(CHILD, [row.id, variant], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // The child profiles its measured rounds itself (bench/profile.mjs reads the files).
+  const childEnv = profile ? { ...process.env, BENCH_PROFILE_DIR: profile } : process.env;
+  const child = fork(CHILD, [row.id, variant], {
+    env: childEnv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const waiting = [];
   child.on('message', (message) => waiting.shift()?.resolve(message));
   child.on('exit', (code) => {
@@ -61,7 +59,7 @@ function startChild(row, variant, { mode = 'recording', template, env, profile }
 async function round(handle, n) {
   let cpu;
   if (handle.row.driver === 'http') {
-    const before = (await handle.ask({ type: 'cpu' })).cpu;
+    const before = (await handle.ask({ type: 'cpu', ops: n })).cpu;
     await load(handle.pool, n);
     cpu = (await handle.ask({ type: 'cpu' })).cpu - before;
   } else cpu = (await handle.ask({ type: 'round', n })).cpu;
