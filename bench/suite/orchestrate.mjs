@@ -213,10 +213,14 @@ async function runRow(
   }
   await Promise.all(list.map(stop));
   for (const target of Object.values(targets)) target.close();
-  // Added cost over bare: the median over rounds of each round's difference (paired, back to back).
+  // Added cost over bare: the median over rounds of each round's ratio to bare (the two ran back to
+  // back, so a burst of load from elsewhere inflates both alike), times bare's median cost.
   const bare = result.variants.bare.samples;
+  const bareUs = median(bare);
   for (const entry of Object.values(result.variants)) {
-    entry.addedUs = median(entry.samples.map((value, i) => value - bare[i]));
+    entry.overBare = median(entry.samples.map((value, i) => value / bare[i]));
+    entry.addedUs = (entry.overBare - 1) * bareUs;
+    entry.addedPairedUs = median(entry.samples.map((value, i) => value - bare[i]));
   }
   return result;
 }

@@ -196,6 +196,7 @@ export function chartSvg(results) {
     .join('');
   const width = labelWidth + plotWidth + 60;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif" font-size="11">
+<title>CPU added per operation over the bare library, floor / tracewire / otel, per transport and Node version</title>
 <rect width="100%" height="100%" fill="white"/>
 ${legend}
 ${parts.join('\n')}
