@@ -11,6 +11,10 @@ const alias = Object.fromEntries(
 // Suites that talk to Kafka or RabbitMQ; the brokers project starts them once, in global setup.
 const brokerSuites = ['packages/kafkajs/**/*.test.ts', 'packages/amqplib/**/*.test.ts', 'test/**/*.test.ts'];
 
+// Every project runs every test under the invariants (span accounting, process guards).
+const invariants = { setupFiles: ['./test/support/invariants.ts'] };
+const report = './test/support/invariants-report.ts';
+
 export default defineConfig({
   resolve: { alias },
   test: {
@@ -19,9 +23,16 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'bench/**/*.test.ts'],
-          exclude: ['**/node_modules/**', ...brokerSuites],
+          include: [
+            'packages/*/src/**/*.test.ts',
+            'packages/*/test/**/*.test.ts',
+            'test/invariants/*.test.ts',
+            'bench/**/*.test.ts',
+          ],
+          exclude: ['**/node_modules/**', ...brokerSuites.filter((glob) => !glob.startsWith('test/'))],
           testTimeout: 20_000,
+          ...invariants,
+          globalSetup: [report],
         },
       },
       {
@@ -29,7 +40,9 @@ export default defineConfig({
         test: {
           name: 'brokers',
           include: brokerSuites,
-          globalSetup: ['./test/support/brokers-setup.ts'],
+          exclude: ['**/node_modules/**', 'test/invariants/**'],
+          ...invariants,
+          globalSetup: ['./test/support/brokers-setup.ts', report],
           testTimeout: 120_000,
           hookTimeout: 180_000,
           // One broker-heavy file at a time: the machine has two cores and brokers need one.

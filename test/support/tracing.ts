@@ -8,6 +8,7 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { spanAccounting } from './span-accounting.js';
 
 export interface TestTracing {
   exporter: InMemorySpanExporter;
@@ -21,7 +22,7 @@ export interface TestTracing {
 }
 
 /**
- * Registers the SDK globally. A global propagator is registered only when given, so by default
+ * Registers the SDK globally, with span accounting (see invariants.ts). A global propagator is registered only when given, so by default
  * the adapters fall back to tracewire's own W3C propagator.
  */
 export function setupTracing({ propagator }: { propagator?: TextMapPropagator } = {}): TestTracing {
@@ -29,7 +30,9 @@ export function setupTracing({ propagator }: { propagator?: TextMapPropagator } 
   context.disable();
   propagation.disable();
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const provider = new BasicTracerProvider({
+    spanProcessors: [spanAccounting(), new SimpleSpanProcessor(exporter)],
+  });
   trace.setGlobalTracerProvider(provider);
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   if (propagator) propagation.setGlobalPropagator(propagator);

@@ -8,6 +8,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { type ConsoleExporterOptions, consoleWaterfallExporter } from '@tracewire/node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { spanAccounting } from '../../../test/support/span-accounting.js';
 
 function setup(options: ConsoleExporterOptions = {}) {
   const output: string[] = [];
@@ -19,7 +20,7 @@ function setup(options: ConsoleExporterOptions = {}) {
   });
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'shop' }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    spanProcessors: [spanAccounting(), new SimpleSpanProcessor(exporter)],
   });
   return { output, exporter, tracer: provider.getTracer('console-test'), provider };
 }
@@ -78,6 +79,7 @@ describe('consoleWaterfallExporter', () => {
     tracer.startSpan('another step', {}, trace.setSpan(ROOT_CONTEXT, root)).end();
     await vi.advanceTimersByTimeAsync(10_000);
     expect(output).toHaveLength(2);
+    root.end();
   });
 
   it('draws each trace on its own', async () => {
@@ -97,7 +99,9 @@ describe('consoleWaterfallExporter', () => {
       throw new Error('EPIPE');
     });
     const recorder = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(recorder)] });
+    const provider = new BasicTracerProvider({
+      spanProcessors: [spanAccounting(), new SimpleSpanProcessor(recorder)],
+    });
     provider.getTracer('t').startSpan('x').end();
     const exporter = consoleWaterfallExporter({ write, color: false });
     const result = await new Promise((resolve) => exporter.export(recorder.getFinishedSpans(), resolve));

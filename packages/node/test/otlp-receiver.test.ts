@@ -20,6 +20,7 @@ import {
 } from '@tracewire/node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createOtlpExporter } from '../src/otlp-exporter.js';
+import { spanAccounting } from '../../../test/support/span-accounting.js';
 
 const REMOTE_PARENT = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
 
@@ -28,7 +29,7 @@ function sdkSpans(): ReadableSpan[] {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'receiver-test', 'service.version': '1.2.3' }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    spanProcessors: [spanAccounting(), new SimpleSpanProcessor(exporter)],
   });
   const tracer = provider.getTracer('@tracewire/test', '0.0.1');
   const parent = trace.setSpanContext(context.active(), {

@@ -13,6 +13,7 @@ import {
   startTracing,
 } from '@tracewire/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { spanAccounting } from '../../../test/support/span-accounting.js';
 
 let receiver: OtlpReceiver;
 let handle: TracingHandle | undefined;
@@ -34,7 +35,11 @@ afterEach(async () => {
 });
 
 function start(options: StartTracingOptions): TracingHandle {
-  handle = startTracing({ handleSignals: false, ...options });
+  handle = startTracing({
+    handleSignals: false,
+    ...options,
+    spanProcessors: [spanAccounting(), ...(options.spanProcessors ?? [])],
+  });
   return handle;
 }
 
@@ -128,7 +133,10 @@ describe('startTracing with the otlp exporter', () => {
     const web = start({ serviceName: 'web', otlp: { url: receiver.url, protocol: 'http/protobuf' } });
     const stockProvider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'stock' }),
-      spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: receiver.url }))],
+      spanProcessors: [
+        spanAccounting(),
+        new SimpleSpanProcessor(new OTLPTraceExporter({ url: receiver.url })),
+      ],
     });
     const propagator = new W3CPropagator();
 

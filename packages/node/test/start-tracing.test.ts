@@ -21,10 +21,15 @@ import {
 import { headerGetter, headerSetter } from '@tracewire/core';
 import { type StartTracingOptions, type TracingHandle, VERSION, startTracing } from '@tracewire/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { spanAccounting } from '../../../test/support/span-accounting.js';
 
 let handle: TracingHandle | undefined;
 function start(options: StartTracingOptions): TracingHandle {
-  handle = startTracing({ handleSignals: false, ...options });
+  handle = startTracing({
+    handleSignals: false,
+    ...options,
+    spanProcessors: [spanAccounting(), ...(options.spanProcessors ?? [])],
+  });
   return handle;
 }
 
@@ -303,23 +308,31 @@ describe('startTracing and OTEL_* variables', () => {
           traceFlags: flags,
           isRemote: true,
         });
-      expect(tracer().startSpan('root').isRecording()).toBe(root);
-      expect(tracer().startSpan('child', {}, under(TraceFlags.SAMPLED)).isRecording()).toBe(sampledParent);
-      expect(tracer().startSpan('child', {}, under(TraceFlags.NONE)).isRecording()).toBe(unsampledParent);
+      const spans = [
+        tracer().startSpan('root'),
+        tracer().startSpan('child', {}, under(TraceFlags.SAMPLED)),
+        tracer().startSpan('child', {}, under(TraceFlags.NONE)),
+      ];
+      const recording = spans.map((span) => span.isRecording());
+      for (const span of spans) span.end();
+      expect(recording).toEqual([root, sampledParent, unsampledParent]);
     },
   );
 
   it('lets a sampler in code win over OTEL_TRACES_SAMPLER', () => {
     vi.stubEnv('OTEL_TRACES_SAMPLER', 'always_off');
     start({ serviceName: 'orders', exporter: 'none', sampler: new AlwaysOnSampler() });
-    expect(tracer().startSpan('kept').isRecording()).toBe(true);
-    handle?.shutdown();
+    const kept = tracer().startSpan('kept');
+    expect(kept.isRecording()).toBe(true);
+    kept.end();
   });
 
   it('uses samplerRatio in code over OTEL_TRACES_SAMPLER_ARG', () => {
     vi.stubEnv('OTEL_TRACES_SAMPLER_ARG', '1');
     start({ serviceName: 'orders', exporter: 'none', sampler: 'traceidratio', samplerRatio: 0 });
-    expect(tracer().startSpan('dropped').isRecording()).toBe(false);
+    const dropped = tracer().startSpan('dropped');
+    expect(dropped.isRecording()).toBe(false);
+    dropped.end();
   });
 
   it('registers nothing with OTEL_SDK_DISABLED=true', async () => {

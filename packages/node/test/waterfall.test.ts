@@ -9,6 +9,7 @@ import { normaliseReadableSpan, renderWaterfall } from '@tracewire/node';
 import { describe, expect, it } from 'vitest';
 import { defaultColor } from '../src/waterfall-text.js';
 import { TRACE_ID, at, checkoutTrace, span } from './span-fixtures.js';
+import { spanAccounting } from '../../../test/support/span-accounting.js';
 
 const plain = { color: false } as const;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
@@ -276,7 +277,7 @@ api     └─ under orphan internal    500 µs     █`,
     const exporter = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'sdk-service' }),
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
+      spanProcessors: [spanAccounting(), new SimpleSpanProcessor(exporter)],
     });
     const tracer = provider.getTracer('test');
     const root = tracer.startSpan('root', { kind: SpanKind.SERVER });
