@@ -21,7 +21,7 @@ const option = (name) => {
   return at === -1 ? undefined : args[at + 1];
 };
 const QUICK = flag('--quick') || process.env.BENCH_QUICK === '1';
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 3 : 10));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 12));
 const WARMUP_ROUNDS = QUICK ? 1 : 2;
 const PROFILE = option('--profile');
 const chosen = option('--rows')?.split(',') ?? Object.keys(ROWS);
@@ -160,15 +160,23 @@ async function runRow(
     handles[name] = handle;
     return connect(handle);
   };
+  // The variants that need no template start meanwhile.
+  const others = Promise.all(
+    names.filter((name) => name !== tracewireName && baseOf(name) !== 'floor').map((name) => start(name)),
+  );
   const ready = await start(tracewireName);
   if (ready.unavailable) {
-    await stop(handles[tracewireName]);
+    await others;
+    await Promise.all(Object.values(handles).map(stop));
     for (const target of Object.values(targets)) target.close();
     return { id: row.id, label: row.label, unit: row.unit, unavailable: ready.unavailable };
   }
   await round(handles[tracewireName], n); // warm, then sample a warm operation
   const template = await sample(handles[tracewireName], sampleOps);
-  await Promise.all(names.filter((name) => name !== tracewireName).map((name) => start(name, template)));
+  await Promise.all([
+    others,
+    ...names.filter((name) => baseOf(name) === 'floor').map((name) => start(name, template)),
+  ]);
   const list = names.map((name) => handles[name]);
   for (let i = 0; i < WARMUP_ROUNDS; i++) for (const handle of list) await round(handle, n);
   let shapeDiff = [];
