@@ -32,6 +32,9 @@ const log = (...parts) => console.error(`[bench ${process.version}]`, ...parts);
 
 // --- a variant's process ------------------------------------------------------------------------
 
+/** Every variant process still running, so that a failed row leaves none behind. */
+const live = new Set();
+
 function startChild(row, variant, { mode = 'recording', template, env, profile }) {
   // The child profiles its measured rounds itself (bench/profile.mjs reads the files).
   const childEnv = profile ? { ...process.env, BENCH_PROFILE_DIR: profile } : process.env;
@@ -51,6 +54,8 @@ function startChild(row, variant, { mode = 'recording', template, env, profile }
       child.send(message);
     });
   const handle = { row, variant, mode, child, ask, samples: [], ops: 0 };
+  live.add(handle);
+  child.on('exit', () => live.delete(handle));
   handle.ready = ask({ type: 'init', row: row.id, variant, mode, template, env });
   return handle;
 }
@@ -235,6 +240,14 @@ async function runRow(
 
 // --- the run ------------------------------------------------------------------------------------
 
+/** One row failing (a broker too loaded to answer, say) is reported, and the run goes on. */
+function failed(id, error) {
+  log(`${id} FAILED: ${error.message}`);
+  for (const handle of live) handle.child.kill();
+  live.clear();
+  return `failed in this run: ${error.message}`;
+}
+
 const needs = new Set(chosen.map((id) => ROWS[id].broker).filter(Boolean));
 let env = {};
 if (needs.size > 0) {
@@ -262,7 +275,12 @@ for (const id of chosen) {
   const row = ROWS[id];
   log(`${id} ...`);
   const t0 = Date.now();
-  const result = await runRow(row, env, { profile: PROFILE ? ['floor', 'tracewire'] : undefined });
+  let result;
+  try {
+    result = await runRow(row, env, { profile: PROFILE ? ['floor', 'tracewire'] : undefined });
+  } catch (error) {
+    result = { id: row.id, label: row.label, unit: row.unit, unavailable: failed(id, error) };
+  }
   output.rows.push(result);
   log(`${id} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
@@ -273,14 +291,18 @@ if (!flag('--no-export') && !PROFILE) {
     const receiver = await startOtlpReceiver({ port: 0 });
     const row = ROWS[id];
     log(`${id} with export ...`);
-    const result = await runRow(
-      row,
-      { ...env, otlpUrl: receiver.url },
-      {
-        variants: ['bare', 'tracewire', 'tracewire:export'],
-        modes: { 'tracewire:export': 'export' },
-      },
-    );
+    let result;
+    try {
+      result = await runRow(
+        row,
+        { ...env, otlpUrl: receiver.url },
+        { variants: ['bare', 'tracewire', 'tracewire:export'], modes: { 'tracewire:export': 'export' } },
+      );
+    } catch (error) {
+      failed(`${id} with export`, error);
+      await receiver.close();
+      continue;
+    }
     const spans = receiver.spans().length;
     result.received = spans;
     result.receivedPerOp = spans / result.variants['tracewire:export'].ops;

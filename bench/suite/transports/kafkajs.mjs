@@ -36,7 +36,7 @@ export async function setup(row, variant, { template, env, parent }) {
   const admin = kafka.admin();
   const producer = kafka.producer();
   await Promise.all([admin.connect(), producer.connect()]);
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await createTopic(admin, topic);
   const close = async (consumer) => {
     await consumer?.disconnect();
     await admin.deleteGroups(groups).catch(() => {});
@@ -108,6 +108,20 @@ export async function setup(row, variant, { template, env, parent }) {
     },
     close: () => close(consumer),
   };
+}
+
+/** A loaded shared broker can be slow to elect the new topic's leader: wait for it, a few times. */
+async function createTopic(admin, topic) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      await admin.fetchTopicMetadata({ topics: [topic] });
+      return;
+    } catch (error) {
+      if (attempt === 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2000 * attempt));
+    }
+  }
 }
 
 async function producerVariant(row, variant, producer, template) {
