@@ -17,6 +17,14 @@ export function writeReport(results, { root, seconds, quick }) {
     model: cpus()[0]?.model,
     memoryGb: Math.round(totalmem() / 2 ** 30),
   };
+  // Said once, above the list: noise decides verdicts near a threshold.
+  const missedNote = [
+    'Read the verdicts with the noise in mind: in two full runs on this machine an hour apart, the same',
+    'ratio moved by up to 2x on rows whose added cost is a few µs (Node 20 gRPC unary tracewire/floor: 1.29,',
+    'then 0.56). A verdict close to its threshold, or one that flips between Node versions, is not a finding;',
+    'one that holds on both Node versions and in the profiles (see "Where the cost goes") is.',
+    '',
+  ];
   const lines = [
     '# Benchmarks',
     '',
@@ -60,6 +68,7 @@ export function writeReport(results, { root, seconds, quick }) {
     `**Verdict of this run**: ${met.length} targets met, ${missed.length} missed.` +
       (missed.length ? ' Missed:' : ''),
     '',
+    ...missedNote,
     ...missed.map(
       (t) =>
         `- Node ${t.node}, ${t.row}: ${t.target}, measured ${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'}`,
