@@ -20,6 +20,7 @@ export const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
 // tracewire's own: how the span of a consumed message ended; semconv has no name for these.
 export const ATTR_SETTLEMENT = 'tracewire.rabbitmq.settlement';
 export const ATTR_REQUEUE = 'tracewire.rabbitmq.requeue';
+export const ATTR_ALL_UP_TO = 'tracewire.rabbitmq.all_up_to';
 
 const RABBITMQ = 'rabbitmq';
 /** RabbitMQ's name for the nameless default exchange; semconv uses it too. */
@@ -96,14 +97,14 @@ export function sendAttributes(
   return attributes;
 }
 
-/** Attributes of a consumed (`process`) or got (`receive`) message. */
+/** Attributes of a consumed (`process`) or got (`receive`) message; of the queue alone when none (yet). */
 export function receiveAttributes(
-  message: AmqpMessage,
+  message: AmqpMessage | undefined,
   queue: string,
   operation: 'process' | 'receive',
   peer: Peer,
 ): Attributes {
-  const fields = message.fields ?? {};
+  const fields: Partial<AmqpMessage['fields']> = message?.fields ?? {};
   const exchange = typeof fields.exchange === 'string' ? fields.exchange : '';
   const key = typeof fields.routingKey === 'string' ? fields.routingKey : '';
   const attributes: Attributes = {
@@ -117,13 +118,26 @@ export function receiveAttributes(
   if (key !== '') attributes[ATTR_RABBITMQ_DESTINATION_ROUTING_KEY] = key;
   if (typeof fields.deliveryTag === 'number')
     attributes[ATTR_RABBITMQ_MESSAGE_DELIVERY_TAG] = fields.deliveryTag;
-  if (ArrayBuffer.isView(message.content))
+  if (ArrayBuffer.isView(message?.content))
     attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = message.content.byteLength;
-  const properties = message.properties;
+  const properties = message?.properties;
   if (properties) {
     setText(attributes, ATTR_MESSAGING_MESSAGE_ID, properties.messageId);
     setText(attributes, ATTR_MESSAGING_MESSAGE_CONVERSATION_ID, properties.correlationId);
   }
+  return attributes;
+}
+
+/** Attributes of a settle span: `ack`, `nack` or `reject` of messages from `queue` (when known). */
+export function settleAttributes(operation: string, queue: string | undefined, peer: Peer): Attributes {
+  const attributes: Attributes = {
+    [ATTR_MESSAGING_SYSTEM]: RABBITMQ,
+    [ATTR_MESSAGING_SYSTEM_NAME]: RABBITMQ,
+    [ATTR_MESSAGING_OPERATION_TYPE]: 'settle',
+    [ATTR_MESSAGING_OPERATION_NAME]: operation,
+  };
+  if (queue !== undefined) attributes[ATTR_MESSAGING_DESTINATION_NAME] = queue;
+  setPeer(attributes, peer);
   return attributes;
 }
 

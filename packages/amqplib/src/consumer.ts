@@ -1,14 +1,23 @@
-import { SpanKind, context } from '@opentelemetry/api';
+import { type Attributes, type Link, SpanKind, context, trace } from '@opentelemetry/api';
 import {
   type AdapterIdentity,
   type IncomingSpans,
-  type SpanScope,
+  SpanScope,
   createIncomingSpans,
+  observeOutcome,
   reportOnce,
+  resolveTracer,
 } from '@tracewire/core';
-import { type Peer, receiveAttributes } from './attributes.js';
+import {
+  ATTR_ALL_UP_TO,
+  ATTR_RABBITMQ_MESSAGE_DELIVERY_TAG,
+  ATTR_REQUEUE,
+  type Peer,
+  receiveAttributes,
+  settleAttributes,
+} from './attributes.js';
 import { amqpHeaderGetter } from './header-carrier.js';
-import { Outstanding, type Settlement } from './outstanding.js';
+import { type Closing, OpenSpans, type Settlement, record } from './open-spans.js';
 import type { AmqpHeaders, AmqpMessage, AmqplibTracingOptions } from './types.js';
 
 type Method = (...args: unknown[]) => unknown;
@@ -29,22 +38,29 @@ export interface ConsumerMethods {
   ackAll: Method;
   nackAll: Method;
   recover: Method;
-  /** Ends every outstanding span: the channel closed, so those messages go back to the queue. */
-  closed(): void;
+  /** Ends every open process span: the channel or its connection closed. */
+  closed(closing: Closing): void;
+}
+
+/** What the consuming side needs beyond the user's options, normalised once by `traceChannel`. */
+export interface ConsumerSettings {
+  settleTimeoutMs: number;
+  settleSpans: boolean;
 }
 
 /**
- * The consuming side of one traced channel. Each delivery (and each message `get` returns) gets a
- * CONSUMER span, child of its producer's context, that ends when the message is settled through
- * this channel, on return of the handler for `noAck`, when the channel closes, or after the
- * settle timeout.
+ * The consuming side of one traced channel. Each delivery gets a CONSUMER `process {queue}` span,
+ * child of (and linked to) its creation context, covering the handler: it ends when the handler
+ * returns or its promise settles, never waiting for an ack. Settlement is recorded on the process
+ * span while it is still open, or as a CLIENT settle span of its own with `settleSpans`. `get` is
+ * a CLIENT `receive {queue}` span covering the call.
  */
 export function consumerMethods(
   target: ConsumerChannel,
   options: AmqplibTracingOptions,
   identity: AdapterIdentity,
   peer: Peer,
-  settleTimeoutMs: number,
+  { settleTimeoutMs, settleSpans }: ConsumerSettings,
   traced: () => object,
 ): ConsumerMethods {
   // Callback-API methods return the channel for chaining: hand back the traced one instead.
@@ -54,22 +70,22 @@ export function consumerMethods(
     identity,
     SpanKind.CONSUMER,
     amqpHeaderGetter,
+    { linkParent: true },
   );
-  const outstanding = new Outstanding(settleTimeoutMs);
+  const tracer = resolveTracer(options, identity.packageName, identity.version);
+  const open = new OpenSpans(settleTimeoutMs);
+  /** The queue each delivered or got message came from, for the names of its settle spans. */
+  const queues = new WeakMap<object, string>();
   const startFailed = `${identity.packageName}: could not start a consumer span; delivering untraced`;
-  const settleFailed = `${identity.packageName}: could not end the span of a settled message`;
+  const settleFailed = `${identity.packageName}: could not record the settlement of a message`;
 
-  const start = (
-    message: AmqpMessage,
-    queue: string,
-    operation: 'process' | 'receive',
-  ): SpanScope | undefined => {
+  const startProcess = (message: AmqpMessage, queue: string): SpanScope | undefined => {
     try {
       return spans.start(
         message,
         message.properties?.headers,
-        `${operation} ${queue}`,
-        receiveAttributes(message, queue, operation, peer),
+        `process ${queue}`,
+        receiveAttributes(message, queue, 'process', peer),
       );
     } catch (error) {
       reportOnce(startFailed, error);
@@ -77,35 +93,138 @@ export function consumerMethods(
     }
   };
 
-  const track = (message: AmqpMessage, scope: SpanScope): void => {
+  const client = (name: string, attributes: Attributes, links?: Link[]): SpanScope => {
+    const parent = context.active();
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes, links }, parent);
+    return new SpanScope(span, trace.setSpan(parent, span));
+  };
+
+  const creationLink = (message: AmqpMessage): Link | undefined => {
+    try {
+      return spans.link(message, message.properties?.headers);
+    } catch (error) {
+      reportOnce(startFailed, error);
+      return undefined;
+    }
+  };
+
+  /** The handler running right now (synchronously), so an ack made inside it is recorded on its span. */
+  let running: { tag: unknown; scope: SpanScope } | undefined;
+
+  /** Runs the handler in the process span; the span ends when it returns or its promise settles. */
+  const runHandler = (scope: SpanScope, handler: Handler, message: AmqpMessage, noAck: boolean): unknown => {
+    let result: unknown;
+    const outer = running;
+    running = noAck ? undefined : { tag: message.fields?.deliveryTag, scope };
+    try {
+      result = context.with(scope.context, handler, undefined, message);
+    } catch (error) {
+      scope.fail(error).end();
+      throw error;
+    } finally {
+      running = outer;
+    }
+    if (result === null || (typeof result !== 'object' && typeof result !== 'function')) {
+      scope.end();
+      return result;
+    }
     const tag = message.fields?.deliveryTag;
-    if (typeof tag === 'number') outstanding.add(tag, scope);
-    else scope.end();
+    const tracked = typeof tag === 'number';
+    if (tracked) open.add(tag, scope, noAck);
+    // Observed, never chained: amqplib ignores the handler's promise, so a chained one nobody
+    // handles would be an unhandled rejection the application never made.
+    return observeOutcome(result, (outcome) => {
+      if (tracked) open.remove(tag, scope);
+      if (!outcome.ok) scope.fail(outcome.error);
+      scope.end();
+    });
   };
 
-  const settle = (message: unknown, allUpTo: unknown, settlement: Settlement, requeue?: boolean): void => {
+  /** Records one settlement call: on the open process spans it covers, and as a settle span. */
+  const settled = (
+    operation: Settlement & ('ack' | 'nack' | 'reject'),
+    message: unknown,
+    allUpTo: boolean,
+    requeue: boolean | undefined,
+    call: () => unknown,
+  ): unknown => {
+    let scope: SpanScope | undefined;
     try {
-      const tag = (message as AmqpMessage).fields.deliveryTag;
-      outstanding.settle(tag, Boolean(allUpTo), settlement, requeue);
+      const fields = (message as AmqpMessage | null)?.fields;
+      const tag = fields?.deliveryTag;
+      if (typeof tag === 'number') {
+        open.settle(tag, allUpTo, operation, requeue);
+        if (running && covers(running.tag, tag, allUpTo)) record(running.scope, operation, requeue);
+      }
+      if (settleSpans) scope = startSettle(operation, message, allUpTo, requeue);
     } catch (error) {
       reportOnce(settleFailed, error);
     }
+    return scope ? callInSpan(scope, call) : call();
   };
 
-  const settleAll = (settlement: Settlement, requeue?: boolean): void => {
+  const startSettle = (
+    operation: 'ack' | 'nack' | 'reject',
+    message: unknown,
+    allUpTo: boolean,
+    requeue: boolean | undefined,
+  ): SpanScope => {
+    const known = message !== null && typeof message === 'object';
+    const queue = known ? queues.get(message) : undefined;
+    const link = known ? creationLink(message as AmqpMessage) : undefined;
+    const attributes = settleAttributes(operation, queue, peer);
+    if (known) {
+      const tag = (message as AmqpMessage).fields?.deliveryTag;
+      if (typeof tag === 'number') attributes[ATTR_RABBITMQ_MESSAGE_DELIVERY_TAG] = tag;
+    }
+    if (allUpTo) attributes[ATTR_ALL_UP_TO] = true;
+    if (requeue !== undefined) attributes[ATTR_REQUEUE] = requeue;
+    return client(queue ? `${operation} ${queue}` : operation, attributes, link ? [link] : undefined);
+  };
+
+  const settledAll = (
+    operation: 'ack' | 'nack',
+    requeue: boolean | undefined,
+    call: () => unknown,
+  ): unknown => {
+    let scope: SpanScope | undefined;
     try {
-      outstanding.settleAll(settlement, requeue);
+      open.settleAll(operation, requeue);
+      if (running) record(running.scope, operation, requeue);
+      if (settleSpans) {
+        const attributes = settleAttributes(operation, undefined, peer);
+        attributes[ATTR_ALL_UP_TO] = true;
+        if (requeue !== undefined) attributes[ATTR_REQUEUE] = requeue;
+        scope = client(operation, attributes);
+      }
     } catch (error) {
       reportOnce(settleFailed, error);
     }
+    return scope ? callInSpan(scope, call) : call();
   };
 
-  const received = (message: unknown, queue: string, noAck: boolean): void => {
-    if (message === null || typeof message !== 'object') return;
-    const scope = start(message as AmqpMessage, queue, 'receive');
-    if (!scope) return;
-    if (noAck) scope.end();
-    else track(message as AmqpMessage, scope);
+  /** A CLIENT `receive {queue}` span around `get`, linked to the got message's creation context. */
+  const startReceive = (queue: string): SpanScope | undefined => {
+    try {
+      return client(`receive ${queue}`, receiveAttributes(undefined, queue, 'receive', peer));
+    } catch (error) {
+      reportOnce(startFailed, error);
+      return undefined;
+    }
+  };
+
+  const received = (scope: SpanScope, message: unknown, queue: string): void => {
+    try {
+      if (message !== null && typeof message === 'object') {
+        queues.set(message, queue);
+        scope.setAttributes(receiveAttributes(message as AmqpMessage, queue, 'receive', peer));
+        const link = creationLink(message as AmqpMessage);
+        if (link) scope.span.addLink(link);
+      }
+    } catch (error) {
+      reportOnce(startFailed, error);
+    }
+    scope.end();
   };
 
   return {
@@ -117,69 +236,115 @@ export function consumerMethods(
       const onMessage = (message: unknown): unknown => {
         // null: the server cancelled the consumer; the handler sees it untouched.
         if (message === null || typeof message !== 'object') return (handler as Handler)(message);
-        const scope = start(message as AmqpMessage, queueName, 'process');
+        if (settleSpans && !noAck) queues.set(message, queueName);
+        const scope = startProcess(message as AmqpMessage, queueName);
         if (!scope) return (handler as Handler)(message);
-        if (noAck) return runUntilSettled(scope, handler as Handler, message);
-        track(message as AmqpMessage, scope);
-        return runRecordingErrors(scope, handler as Handler, message);
+        return runHandler(scope, handler as Handler, message as AmqpMessage, noAck);
       };
       return chained(target.consume(queue, onMessage, consumeOptions, ...rest));
     },
 
     get(queue, getOptions, callback, ...rest) {
       const queueName = typeof queue === 'string' ? queue : String(queue);
-      const noAck = readNoAck(getOptions);
+      const scope = startReceive(queueName);
+      if (!scope) return chained(target.get(queue, getOptions, callback, ...rest));
       if (typeof callback === 'function') {
         // The callback API: the message arrives as the callback's second argument.
         const got = (...args: unknown[]): unknown => {
-          if (!args[0]) received(args[1], queueName, noAck);
+          if (args[0]) scope.fail(args[0]).end();
+          else received(scope, args[1], queueName);
           return callback(...args);
         };
-        return chained(target.get(queue, getOptions, got, ...rest));
+        try {
+          return chained(scope.run(() => target.get(queue, getOptions, got, ...rest)));
+        } catch (error) {
+          scope.fail(error).end();
+          throw error;
+        }
       }
-      const result = target.get(queue, getOptions, callback, ...rest);
-      if (!(result instanceof Promise)) return chained(result);
-      return result.then((message: unknown) => {
-        if (message) received(message, queueName, noAck);
-        return message;
-      });
+      let result: unknown;
+      try {
+        result = scope.run(() => target.get(queue, getOptions, callback, ...rest));
+      } catch (error) {
+        scope.fail(error).end();
+        throw error;
+      }
+      if (!(result instanceof Promise)) {
+        scope.end();
+        return chained(result);
+      }
+      // The app awaits get's promise: chaining keeps its outcome, rejection included, as it was.
+      return result.then(
+        (message: unknown) => {
+          received(scope, message, queueName);
+          return message;
+        },
+        (error: unknown) => {
+          scope.fail(error).end();
+          throw error;
+        },
+      );
     },
 
     ack(message, allUpTo) {
-      const result = target.ack(message, allUpTo);
-      settle(message, allUpTo, 'ack');
-      return chained(result);
+      return chained(
+        settled('ack', message, Boolean(allUpTo), undefined, () => target.ack(message, allUpTo)),
+      );
     },
     nack(message, allUpTo, requeue) {
-      const result = target.nack(message, allUpTo, requeue);
-      settle(message, allUpTo, 'nack', requeue === undefined ? true : Boolean(requeue));
-      return chained(result);
+      const requeued = requeue === undefined ? true : Boolean(requeue);
+      return chained(
+        settled('nack', message, Boolean(allUpTo), requeued, () => target.nack(message, allUpTo, requeue)),
+      );
     },
     reject(message, requeue) {
-      const result = target.reject(message, requeue);
-      settle(message, false, 'reject', requeue === undefined ? true : Boolean(requeue));
-      return chained(result);
+      const requeued = requeue === undefined ? true : Boolean(requeue);
+      return chained(settled('reject', message, false, requeued, () => target.reject(message, requeue)));
     },
     ackAll() {
-      const result = target.ackAll();
-      settleAll('ack');
-      return chained(result);
+      return chained(settledAll('ack', undefined, () => target.ackAll()));
     },
     nackAll(requeue) {
-      const result = target.nackAll(requeue);
-      settleAll('nack', requeue === undefined ? true : Boolean(requeue));
-      return chained(result);
+      const requeued = requeue === undefined ? true : Boolean(requeue);
+      return chained(settledAll('nack', requeued, () => target.nackAll(requeue)));
     },
     recover(...args) {
-      const result = target.recover(...args);
-      // The broker redelivers every unacked message, under new delivery tags.
-      settleAll('recover');
-      return chained(result);
+      try {
+        // The broker redelivers every unacked message, under new delivery tags.
+        open.settleAll('recover');
+        if (running) record(running.scope, 'recover');
+      } catch (error) {
+        reportOnce(settleFailed, error);
+      }
+      return chained(target.recover(...args));
     },
-    closed() {
-      settleAll('channel_closed');
+    closed(closing) {
+      try {
+        open.close(closing);
+      } catch (error) {
+        reportOnce(settleFailed, error);
+      }
     },
   };
+}
+
+/** Whether settling `tag` (with `allUpTo`: every tag up to it, 0 meaning all) settles `running`. */
+function covers(running: unknown, tag: number, allUpTo: boolean): boolean {
+  if (typeof running !== 'number') return false;
+  return running === tag || (allUpTo && (tag === 0 || running <= tag));
+}
+
+/** A settle call in its own span: what amqplib returns or throws reaches the app unchanged. */
+function callInSpan(scope: SpanScope, call: () => unknown): unknown {
+  let result: unknown;
+  try {
+    result = scope.run(call);
+  } catch (error) {
+    scope.fail(error).end();
+    throw error;
+  }
+  scope.end();
+  return result;
 }
 
 function readNoAck(options: unknown): boolean {
@@ -188,49 +353,4 @@ function readNoAck(options: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Runs an acknowledging consumer's handler in its span. A throw or rejection marks the span ERROR
- * and reaches amqplib unchanged; the span stays open until the message is settled.
- */
-function runRecordingErrors(scope: SpanScope, handler: Handler, message: unknown): unknown {
-  let result: unknown;
-  try {
-    result = context.with(scope.context, handler, undefined, message);
-  } catch (error) {
-    scope.fail(error);
-    throw error;
-  }
-  if (result instanceof Promise) {
-    // Rethrown so a rejection nobody handles is still reported as unhandled, as without tracing.
-    result.then(undefined, (error: unknown) => {
-      scope.fail(error);
-      throw error;
-    });
-  }
-  return result;
-}
-
-/** For `noAck` consumers: the message is settled on delivery, so the span ends with the handler. */
-function runUntilSettled(scope: SpanScope, handler: Handler, message: unknown): unknown {
-  let result: unknown;
-  try {
-    result = context.with(scope.context, handler, undefined, message);
-  } catch (error) {
-    scope.fail(error).end();
-    throw error;
-  }
-  if (result instanceof Promise) {
-    result.then(
-      () => scope.end(),
-      (error: unknown) => {
-        scope.fail(error).end();
-        throw error;
-      },
-    );
-  } else {
-    scope.end();
-  }
-  return result;
 }

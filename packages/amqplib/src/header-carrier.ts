@@ -1,4 +1,4 @@
-import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import type { TextMapGetter } from '@opentelemetry/api';
 import type { AmqpHeaders } from './types.js';
 
 /** Longest Buffer header decoded; a longer one is ignored unread (propagators cap strings themselves). */
@@ -73,13 +73,6 @@ function bytesText(view: ArrayBufferView): string | undefined {
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('utf8');
 }
 
-/** Writes what the propagator injects into the (null-prototype) headers object of one publish. */
-export const injectedSetter: TextMapSetter<Record<string, unknown>> = {
-  set(carrier, key, value) {
-    carrier[key] = value;
-  },
-};
-
 /**
  * The headers object a publish injects into. Its prototype is null: amqplib chains its own header
  * object onto it and walks the chain with for-in, which is markedly cheaper without
@@ -92,23 +85,26 @@ export function newHeaders(): Record<string, unknown> {
 /**
  * The publish options to send: copies of the user's options and headers (never the user's
  * objects) with the injected headers (made by {@link newHeaders}, completed here with the user's)
- * in place. A user header spelled differently from an injected one (`TraceParent`) is dropped so it
- * is not sent twice, and so is a stale `tracestate` when a new `traceparent` goes out. Returns the
- * user's own `options` when nothing was injected or the options are not injectable (amqplib then
- * fails on them as it would untraced).
+ * in place. A user header spelled like an injected one in any case (`TraceParent`), or one the
+ * propagator owns (`dropped`: a stale `tracestate` or `baggage`), is not sent, so a message's trace
+ * headers always come from one context. Returns the user's own `options` when nothing was injected
+ * or the options are not injectable (amqplib then fails on them as it would untraced).
  */
-export function withInjectedHeaders(options: unknown, injected: Record<string, unknown>): unknown {
+export function withInjectedHeaders(
+  options: unknown,
+  injected: Record<string, unknown>,
+  dropped: readonly string[] = [],
+): unknown {
   const names = Object.keys(injected);
   if (names.length === 0) return options;
   if (options !== undefined && options !== null && typeof options !== 'object') return options;
   const userHeaders = options == null ? undefined : (options as { headers?: unknown }).headers;
   if (userHeaders !== undefined && userHeaders !== null && typeof userHeaders !== 'object') return options;
   if (userHeaders) {
-    const dropsTracestate = names.includes('traceparent');
     // for-in, as amqplib's codec reads headers: inherited enumerable ones are sent too.
     for (const name in userHeaders as Record<string, unknown>) {
       const lower = name.toLowerCase();
-      if (names.includes(lower) || (dropsTracestate && lower === 'tracestate')) continue;
+      if (names.includes(lower) || dropped.includes(lower)) continue;
       injected[name] = (userHeaders as Record<string, unknown>)[name];
     }
   }

@@ -2,6 +2,7 @@ import type { AdapterIdentity } from '@tracewire/core';
 import { channelPeer } from './attributes.js';
 import { type ConsumerChannel, consumerMethods } from './consumer.js';
 import { type ProducerChannel, producerMethods } from './producer.js';
+import { offSocketClose, onSocketClose, watchClose } from './close-reason.js';
 import type { AmqpHeaders, AmqpMessage, AmqplibTracingOptions, TraceableChannel } from './types.js';
 import { VERSION } from './version.js';
 
@@ -21,8 +22,9 @@ const tracedChannels = new WeakSet<object>();
 /**
  * Traces an amqplib `Channel` or `ConfirmChannel` and returns the same type: `publish` and
  * `sendToQueue` make PRODUCER spans and inject the trace context into the message headers;
- * `consume` and `get` make CONSUMER spans, children of the publisher's context, that end when the
- * message is settled through the returned channel. Everything else is the channel itself.
+ * `consume` makes a CONSUMER `process` span per delivery, child of the publisher's context,
+ * covering the handler; `get` a CLIENT `receive` span covering the call; settlement is recorded on
+ * the process span or, with `settleSpans`, as CLIENT settle spans. Everything else is the channel.
  */
 export function traceChannel<C extends TraceableChannel>(channel: C, options: AmqplibTracingOptions = {}): C {
   if (channel === null || typeof channel !== 'object' || typeof channel.publish !== 'function') {
@@ -32,22 +34,33 @@ export function traceChannel<C extends TraceableChannel>(channel: C, options: Am
   const existing = tracedByChannel.get(channel);
   if (existing) return existing as C;
 
-  const { settleTimeoutMs = DEFAULT_SETTLE_TIMEOUT_MS } = options;
+  const { settleTimeoutMs = DEFAULT_SETTLE_TIMEOUT_MS, settleSpans = false } = options;
   if (typeof settleTimeoutMs !== 'number' || !(settleTimeoutMs > 0) || settleTimeoutMs > 2 ** 31 - 1) {
     throw new TypeError(`${PACKAGE_NAME}: settleTimeoutMs must be a positive number of milliseconds`);
+  }
+  if (typeof settleSpans !== 'boolean') {
+    throw new TypeError(`${PACKAGE_NAME}: settleSpans must be a boolean, got ${typeof settleSpans}`);
   }
 
   const target = channel as unknown as Record<PropertyKey, unknown>;
   const peer = channelPeer(channel);
   const confirm = typeof target['waitForConfirms'] === 'function';
   let proxy: object | undefined;
-  const producer = producerMethods(target as unknown as ProducerChannel, options, IDENTITY, peer, confirm);
+  const closeReason = watchClose(channel);
+  const producer = producerMethods(
+    target as unknown as ProducerChannel,
+    options,
+    IDENTITY,
+    peer,
+    confirm,
+    closeReason,
+  );
   const consumer = consumerMethods(
     target as unknown as ConsumerChannel,
     options,
     IDENTITY,
     peer,
-    settleTimeoutMs,
+    { settleTimeoutMs, settleSpans },
     () => proxy ?? target,
   );
   const overrides: Record<PropertyKey, unknown> = {
@@ -66,7 +79,18 @@ export function traceChannel<C extends TraceableChannel>(channel: C, options: Am
   for (const name of Object.keys(overrides)) {
     if (typeof target[name] !== 'function') delete overrides[name];
   }
-  channel.on('close', () => consumer.closed());
+  const socketClosed = (): void => {
+    const closing = closeReason.connectionLost();
+    consumer.closed(closing);
+    producer.closed(closing);
+  };
+  channel.on('close', () => {
+    offSocketClose(channel, socketClosed);
+    const closing = closeReason.channelClosed();
+    consumer.closed(closing);
+    producer.closed(closing);
+  });
+  onSocketClose(channel, socketClosed);
 
   proxy = tracingProxy(target, overrides);
   tracedByChannel.set(channel, proxy);

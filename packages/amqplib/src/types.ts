@@ -46,9 +46,16 @@ export interface TraceableChannel {
 
 export interface AmqplibTracingOptions extends IncomingOptions<AmqpMessage> {
   /**
-   * How long the span of a consumed or got message waits for `ack`, `nack` or `reject` on the
-   * traced channel before it is ended anyway (marked `settlement: timeout`), so no span leaks.
-   * Default 300 000 (5 minutes).
+   * How long a `process` span waits for a handler whose promise has not settled before it is
+   * ended anyway (marked `tracewire.rabbitmq.settlement: timeout`), so no span leaks. The handler
+   * itself keeps running. Default 300 000 (5 minutes).
    */
   settleTimeoutMs?: number;
+  /**
+   * Record each `ack`, `nack`, `reject`, `ackAll` and `nackAll` made through the traced channel
+   * as a CLIENT settle span of its own (`ack {queue}`...), linked to the message's creation
+   * context. Default `false`: the settlement is recorded on the message's `process` span when
+   * that is still open (the handler has not settled yet).
+   */
+  settleSpans?: boolean;
 }

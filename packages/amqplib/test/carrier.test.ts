@@ -51,11 +51,15 @@ describe('withInjectedHeaders', () => {
   it('lays the injected headers over the user headers without touching them', () => {
     const headers = Object.freeze({ a: 1, TRACEPARENT: 'old', TraceState: 'old=1', baggage: 'k=v' });
     const options = Object.freeze({ headers, priority: 2 });
-    const sent = withInjectedHeaders(options, { traceparent: TP }) as { headers: Record<string, unknown> };
+    const dropped = ['traceparent', 'tracestate', 'baggage'];
+    const sent = withInjectedHeaders(options, { traceparent: TP }, dropped) as {
+      headers: Record<string, unknown>;
+    };
     const seen: Record<string, unknown> = {};
     // for-in, as amqplib's codec reads headers; undefined values are not sent.
     for (const key in sent.headers) if (sent.headers[key] !== undefined) seen[key] = sent.headers[key];
-    expect(seen).toEqual({ traceparent: TP, a: 1, baggage: 'k=v' });
+    // Every header the propagator owns comes from the new context: none of the old ones remain.
+    expect(seen).toEqual({ traceparent: TP, a: 1 });
     expect((sent as unknown as { priority: number }).priority).toBe(2);
     expect(headers).toEqual({ a: 1, TRACEPARENT: 'old', TraceState: 'old=1', baggage: 'k=v' });
   });

@@ -156,6 +156,8 @@ describe('one trace from publisher to consumer', () => {
         [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: body.length,
         'tracewire.rabbitmq.settlement': 'ack',
       });
+      // The conventions: a process span parented on the creation context also links to it.
+      expect(span.links.map((link) => link.context.spanId)).toEqual([send.spanContext().spanId]);
     }
     expect(processSpans.map((s) => s.attributes[ATTR_RABBITMQ_MESSAGE_DELIVERY_TAG]).sort()).toEqual(
       messages.map((m) => m.fields.deliveryTag).sort(),
@@ -216,11 +218,14 @@ describe('publish options and return values', () => {
   it("the user's options and headers are never mutated, even frozen; stale trace headers are not sent twice", async () => {
     const queue = await broker.queue('frozen');
     const channel = traceChannel(await broker.channel());
+    // A malformed traceparent is no creation context: the message gets a fresh one, and none of
+    // the stale trace headers (any spelling, tracestate, baggage) go out next to it.
     const headers = Object.freeze({
       tenant: 'acme',
-      TraceParent: '00-11111111111111111111111111111111-2222222222222222-01',
-      traceparent: '00-11111111111111111111111111111111-2222222222222222-01',
+      TraceParent: '00-11111111111111111111111111111111-2222222222222222-zz',
+      traceparent: '00-11111111111111111111111111111111-2222222222222222-zz',
       tracestate: 'stale=1',
+      baggage: 'stale=1',
     });
     const options = Object.freeze({ headers, persistent: true, contentType: 'application/json' });
     const app = inAppSpan(() => channel.sendToQueue(queue, body, options));
@@ -232,8 +237,25 @@ describe('publish options and return values', () => {
       traceparent: `00-${app.traceId}-${send!.spanContext().spanId}-01`,
     });
     expect(got.properties).toMatchObject({ deliveryMode: 2, contentType: 'application/json' });
-    expect(Object.keys(headers)).toEqual(['tenant', 'TraceParent', 'traceparent', 'tracestate']);
+    expect(Object.keys(headers)).toEqual(['tenant', 'TraceParent', 'traceparent', 'tracestate', 'baggage']);
     expect(Object.keys(options)).toEqual(['headers', 'persistent', 'contentType']);
+  });
+
+  it('re-publishing a consumed message: its own creation context goes out untouched, the send span links to it', async () => {
+    const queue = await broker.queue('republish');
+    const channel = traceChannel(await broker.channel());
+    const consumed = {
+      traceparent: '00-11111111111111111111111111111111-2222222222222222-01',
+      tracestate: 'old=1',
+      baggage: 'who=old',
+      tenant: 'acme',
+    };
+    const app = inAppSpan(() => channel.sendToQueue(queue, body, { headers: consumed }));
+    const [send] = await tracing.waitForSpans(2).then((s) => s.filter((x) => x.kind === SpanKind.PRODUCER));
+    const got = await waitForMessage(queue);
+    expect(got.properties.headers).toEqual(consumed);
+    expect(parentSpanId(send!)).toBe(app.spanId);
+    expect(send!.links.map((link) => link.context.spanId)).toEqual(['2222222222222222']);
   });
 
   it('options inherited through a prototype reach amqplib as they would untraced', async () => {

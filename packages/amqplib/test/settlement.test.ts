@@ -3,7 +3,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { traceChannel } from '@tracewire/amqplib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parentSpanId } from '../../../test/support/tracing.js';
-import { type Broker, type Message, collector, useBrokerTracing, sleep } from './support/broker.js';
+import { type Broker, type Message, collector, sleep, useBrokerTracing } from './support/broker.js';
 
 const { tracing, broker: currentBroker } = useBrokerTracing();
 let broker: Broker;
@@ -15,13 +15,15 @@ const tracer = trace.getTracer('test');
 const SETTLEMENT = 'tracewire.rabbitmq.settlement';
 const REQUEUE = 'tracewire.rabbitmq.requeue';
 
-const consumerSpans = (): ReadableSpan[] => tracing.spans().filter((s) => s.kind === SpanKind.CONSUMER);
+const processSpans = (): ReadableSpan[] =>
+  tracing.spans().filter((s) => s.kind === SpanKind.CONSUMER && s.name.startsWith('process '));
 const producerSpan = (): ReadableSpan => tracing.spans().find((s) => s.kind === SpanKind.PRODUCER)!;
+const byName = (name: string): ReadableSpan[] => tracing.spans().filter((s) => s.name === name);
 
-async function waitForConsumerSpans(count: number): Promise<ReadableSpan[]> {
-  for (let i = 0; i < 500 && consumerSpans().length < count; i++) await sleep(10);
-  expect(consumerSpans()).toHaveLength(count);
-  return consumerSpans();
+async function waitForProcessSpans(count: number): Promise<ReadableSpan[]> {
+  for (let i = 0; i < 500 && processSpans().length < count; i++) await sleep(10);
+  expect(processSpans()).toHaveLength(count);
+  return processSpans();
 }
 
 /** Publishes `count` messages through a traced channel inside an app span. */
@@ -34,13 +36,69 @@ async function publish(queue: string, count = 1): Promise<void> {
   span.end();
 }
 
-describe('settling consumed messages', () => {
+describe('a process span covers the handler, not the wait for an ack', () => {
+  it('a synchronous handler that acks later: the span ends when the handler returns', async () => {
+    const queue = await broker.queue('sync-later');
+    const channel = traceChannel(await broker.channel());
+    const delivered = collector<Message>(1);
+    await channel.consume(queue, (message) => {
+      delivered.push(message!);
+    });
+    await publish(queue);
+    const [message] = await delivered.done;
+    const [span] = await waitForProcessSpans(1);
+    // Settled after the handler: nothing to record on a span that has ended (settleSpans records it).
+    channel.ack(message!);
+    await sleep(20);
+    expect(span!.attributes[SETTLEMENT]).toBeUndefined();
+    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(await broker.messageCount(queue)).toBe(0);
+  });
+
+  it('an async handler: the span ends when its promise settles, recording an ack made inside it', async () => {
+    const queue = await broker.queue('async');
+    const channel = traceChannel(await broker.channel());
+    const finished = collector<number>(1);
+    await channel.consume(queue, async (message) => {
+      await sleep(30);
+      channel.ack(message!);
+      tracer.startSpan('inside').end();
+      finished.push(processSpans().length);
+    });
+    await publish(queue);
+    expect(await finished.done).toEqual([0]);
+    const [span] = await waitForProcessSpans(1);
+    expect(span!.attributes[SETTLEMENT]).toBe('ack');
+    expect(parentSpanId(byName('inside')[0]!)).toBe(span!.spanContext().spanId);
+  });
+
+  it('held messages acked in bulk long after their handlers: the spans do not wait for it', async () => {
+    const queue = await broker.queue('bulk-later');
+    const channel = traceChannel(await broker.channel());
+    const delivered = collector<Message>(3);
+    await channel.consume(queue, (message) => delivered.push(message!));
+    await publish(queue, 3);
+    const messages = await delivered.done;
+    await waitForProcessSpans(3);
+    await sleep(50);
+    channel.ack(messages[2]!, true);
+    for (const span of processSpans()) {
+      // Each covers its handler (microseconds), not the 50 ms wait for the bulk ack.
+      const [seconds, nanos] = span.duration;
+      expect(seconds * 1e3 + nanos / 1e6).toBeLessThan(50);
+    }
+    await sleep(20);
+    expect(await broker.messageCount(queue)).toBe(0);
+  });
+});
+
+describe('settlement recorded on the open process span', () => {
   it.each([
     { how: 'nack', settle: (ch: SettleChannel, m: Message) => ch.nack(m, false, true) },
     { how: 'reject', settle: (ch: SettleChannel, m: Message) => ch.reject(m, true) },
     { how: 'nack', settle: (ch: SettleChannel, m: Message) => ch.nack(m) },
   ])(
-    '$how with requeue, then ack: two spans on the same trace, both children of the producer',
+    '$how with requeue, then ack: two spans, both children of the producer; a deliberate $how is not an ERROR',
     async ({ how, settle }) => {
       const queue = await broker.queue('requeue');
       const channel = traceChannel(await broker.channel());
@@ -52,15 +110,15 @@ describe('settling consumed messages', () => {
       });
       await publish(queue);
       expect(await seen.done).toEqual([false, true]);
-      const [first, second] = await waitForConsumerSpans(2);
+      const [first, second] = await waitForProcessSpans(2);
       const producer = producerSpan();
       for (const span of [first!, second!]) {
         expect(span.spanContext().traceId).toBe(producer.spanContext().traceId);
         expect(parentSpanId(span)).toBe(producer.spanContext().spanId);
       }
-      expect(first!.status.code).toBe(SpanStatusCode.ERROR);
-      expect(first!.attributes).toMatchObject({ [SETTLEMENT]: how, [REQUEUE]: true, 'error.type': how });
-      expect(second!.status.code).toBe(SpanStatusCode.UNSET);
+      expect(first!.status.code).toBe(SpanStatusCode.UNSET);
+      expect(first!.attributes).toMatchObject({ [SETTLEMENT]: how, [REQUEUE]: true });
+      expect(first!.attributes['error.type']).toBeUndefined();
       expect(second!.attributes[SETTLEMENT]).toBe('ack');
       expect(await broker.messageCount(queue)).toBe(0);
     },
@@ -71,77 +129,104 @@ describe('settling consumed messages', () => {
     const channel = traceChannel(await broker.channel());
     await channel.consume(queue, (message) => channel.nack(message!, false, false));
     await publish(queue);
-    const [span] = await waitForConsumerSpans(1);
+    const [span] = await waitForProcessSpans(1);
     expect(span!.attributes).toMatchObject({ [SETTLEMENT]: 'nack', [REQUEUE]: false });
-    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
   });
 
-  it('ack with allUpTo ends the spans of every earlier message, and only those', async () => {
+  it('ack with allUpTo records the settlement on every earlier open span, and only those', async () => {
     const queue = await broker.queue('all-up-to');
     const channel = traceChannel(await broker.channel());
     const delivered = collector<Message>(4);
-    await channel.consume(queue, (message) => delivered.push(message!));
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await channel.consume(queue, (message) => {
+      delivered.push(message!);
+      return released;
+    });
     await publish(queue, 4);
     const messages = await delivered.done;
     channel.ack(messages[2]!, true);
-    const spans = await waitForConsumerSpans(3);
-    expect(spans.map((s) => s.attributes['rabbitmq.message.delivery_tag']).sort()).toEqual([1, 2, 3]);
     channel.nack(messages[3]!, true, false);
-    const all = await waitForConsumerSpans(4);
-    expect(all[3]!.attributes).toMatchObject({ [SETTLEMENT]: 'nack', 'rabbitmq.message.delivery_tag': 4 });
+    release();
+    const spans = await waitForProcessSpans(4);
+    const byTag = new Map(
+      spans.map((s) => [s.attributes['rabbitmq.message.delivery_tag'], s.attributes[SETTLEMENT]]),
+    );
+    expect([1, 2, 3, 4].map((tag) => byTag.get(tag))).toEqual(['ack', 'ack', 'ack', 'nack']);
     expect(await broker.messageCount(queue)).toBe(0);
   });
 
   it.each([
-    {
-      how: 'ackAll',
-      settle: (ch: SettleChannel) => ch.ackAll(),
-      status: SpanStatusCode.UNSET,
-      settlement: 'ack',
-    },
-    {
-      how: 'nackAll',
-      settle: (ch: SettleChannel) => ch.nackAll(false),
-      status: SpanStatusCode.ERROR,
-      settlement: 'nack',
-    },
-  ])('$how ends every outstanding span', async ({ settle, status, settlement }) => {
+    { how: 'ackAll', settle: (ch: SettleChannel) => ch.ackAll(), settlement: 'ack' },
+    { how: 'nackAll', settle: (ch: SettleChannel) => ch.nackAll(false), settlement: 'nack' },
+  ])('$how records the settlement on every open span', async ({ settle, settlement }) => {
     const queue = await broker.queue('all');
     const channel = traceChannel(await broker.channel());
     const delivered = collector<Message>(3);
-    await channel.consume(queue, (message) => delivered.push(message!));
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await channel.consume(queue, (message) => {
+      delivered.push(message!);
+      return released;
+    });
     await publish(queue, 3);
     await delivered.done;
-    expect(consumerSpans()).toHaveLength(0);
+    expect(processSpans()).toHaveLength(0);
     settle(channel);
-    const spans = await waitForConsumerSpans(3);
+    release();
+    const spans = await waitForProcessSpans(3);
     expect(spans.map((s) => [s.status.code, s.attributes[SETTLEMENT]])).toEqual(
-      Array.from({ length: 3 }, () => [status, settlement]),
+      Array.from({ length: 3 }, () => [SpanStatusCode.UNSET, settlement]),
     );
   });
+});
 
-  it('a noAck consumer span ends when its async handler settles', async () => {
-    const queue = await broker.queue('no-ack');
-    const channel = traceChannel(await broker.channel());
-    const done = collector<boolean>(1);
-    await channel.consume(
-      queue,
-      async () => {
-        await sleep(20);
-        tracer.startSpan('inside').end();
-        done.push(consumerSpans().length === 0);
-      },
-      { noAck: true },
-    );
-    await publish(queue);
-    expect(await done.done).toEqual([true]);
-    const [span] = await waitForConsumerSpans(1);
-    const inside = tracing.spans().find((s) => s.name === 'inside')!;
-    expect(parentSpanId(inside)).toBe(span!.spanContext().spanId);
-    expect(span!.attributes[SETTLEMENT]).toBeUndefined();
+describe('settleSpans: true', () => {
+  it('each settlement is a CLIENT settle span linked to the creation context, child of the active context', async () => {
+    const queue = await broker.queue('settle-spans');
+    const channel = traceChannel(await broker.channel(), { settleSpans: true });
+    const delivered = collector<Message>(2);
+    await channel.consume(queue, (message) => {
+      delivered.push(message!);
+    });
+    await publish(queue, 2);
+    const [first, second] = await delivered.done;
+    await waitForProcessSpans(2);
+    channel.ack(first!);
+    channel.nack(second!, false, false);
+    channel.ackAll();
+    const ack = byName(`ack ${queue}`)[0]!;
+    const nack = byName(`nack ${queue}`)[0]!;
+    const all = byName('ack')[0]!;
+    const producers = tracing.spans().filter((s) => s.kind === SpanKind.PRODUCER);
+    for (const span of [ack, nack, all]) {
+      expect(span.kind).toBe(SpanKind.CLIENT);
+      expect(span.attributes['messaging.operation.type']).toBe('settle');
+      expect(span.status.code).toBe(SpanStatusCode.UNSET);
+    }
+    expect(ack.attributes).toMatchObject({
+      'messaging.operation.name': 'ack',
+      'messaging.destination.name': queue,
+    });
+    expect(nack.attributes).toMatchObject({ 'messaging.operation.name': 'nack', [REQUEUE]: false });
+    expect(ack.links.map((l) => l.context.spanId)).toEqual([producers[0]!.spanContext().spanId]);
+    expect(nack.links.map((l) => l.context.spanId)).toEqual([producers[1]!.spanContext().spanId]);
+    expect(all.attributes['tracewire.rabbitmq.all_up_to']).toBe(true);
   });
 
-  it('a handler that throws: the span records it and amqplib gets the same error', async () => {
+  it('settleSpans must be a boolean', async () => {
+    expect(() => traceChannel(broker.admin, { settleSpans: 'yes' as unknown as boolean })).toThrow(
+      /settleSpans/,
+    );
+  });
+});
+
+describe('spans that would otherwise wait forever', () => {
+  it('a handler that throws: the span ends ERROR at once and amqplib gets the same error', async () => {
     const queue = await broker.queue('throws');
     const channel = traceChannel(await broker.channel());
     const failure = new RangeError('bad order');
@@ -155,87 +240,69 @@ describe('settling consumed messages', () => {
     await publish(queue);
     expect(await reported.done).toEqual([failure]);
     const [message] = await delivered.done;
-    expect(consumerSpans()).toHaveLength(0);
-    channel.ack(message!);
-    const [span] = await waitForConsumerSpans(1);
+    const [span] = await waitForProcessSpans(1);
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
     expect(span!.attributes['error.type']).toBe('RangeError');
     expect(span!.events.map((e) => e.name)).toEqual(['exception']);
+    channel.ack(message!);
   });
 
-  it('the settle timeout ends a never-settled span; a late ack changes nothing', async () => {
+  it('the settle timeout ends the span of a handler that never settles; a late ack changes nothing', async () => {
     const queue = await broker.queue('timeout');
     const channel = traceChannel(await broker.channel(), { settleTimeoutMs: 50 });
     const delivered = collector<Message>(1);
-    await channel.consume(queue, (message) => delivered.push(message!));
+    await channel.consume(queue, (message) => {
+      delivered.push(message!);
+      return new Promise(() => {});
+    });
     await publish(queue);
     const [message] = await delivered.done;
-    const [span] = await waitForConsumerSpans(1);
+    const [span] = await waitForProcessSpans(1);
     expect(span!.attributes[SETTLEMENT]).toBe('timeout');
     expect(span!.status.code).toBe(SpanStatusCode.UNSET);
     channel.ack(message!);
     await sleep(50);
-    expect(consumerSpans()).toHaveLength(1);
+    expect(processSpans()).toHaveLength(1);
     expect(await broker.messageCount(queue)).toBe(0);
   });
 
-  it('channel closed mid-flight: outstanding spans end, nothing reaches the app but its own events', async () => {
-    const queue = await broker.queue('closed');
-    const channel = traceChannel(await broker.confirmChannel());
-    const delivered = collector<Message>(1);
-    await channel.consume(queue, (message) => delivered.push(message!));
-    await publish(queue);
-    await delivered.done;
-    const errors: unknown[] = [];
-    channel.on('error', (error: unknown) => errors.push(error));
-    const confirmed = collector<unknown[]>(1);
-    // Publishing to a missing exchange makes the broker close the channel: the confirm never comes.
-    channel.publish(broker.name('missing'), 'key', Buffer.from('x'), {}, (...args: unknown[]) =>
-      confirmed.push(args),
-    );
-    const [args] = await confirmed.done;
-    expect((args![0] as Error).message).toBe('channel closed');
-    const [processSpan] = await waitForConsumerSpans(1);
-    expect(processSpan!.status.code).toBe(SpanStatusCode.ERROR);
-    expect(processSpan!.attributes[SETTLEMENT]).toBe('channel_closed');
-    const send = tracing
-      .spans()
-      .find((s) => s.kind === SpanKind.PRODUCER && s.name.startsWith('send tw-missing'))!;
-    expect(send.status.code).toBe(SpanStatusCode.ERROR);
-    expect(send.attributes['error.type']).toBe('channel_closed');
-    expect(errors).toHaveLength(1);
-    expect(String((errors[0] as Error).message)).toMatch(/NOT_FOUND/);
-    // Settling after the close throws what amqplib throws, untouched.
-    expect(() => channel.ackAll()).toThrow(/closed/);
-  });
-
-  it('closing the channel with unacked messages ends their spans', async () => {
+  it('closing the channel while handlers still run ends their spans ERROR channel_closed; the messages go back', async () => {
     const queue = await broker.queue('close');
     const channel = traceChannel(await broker.channel());
     const delivered = collector<Message>(2);
-    await channel.consume(queue, (message) => delivered.push(message!));
+    await channel.consume(queue, (message) => {
+      delivered.push(message!);
+      return new Promise(() => {});
+    });
     await publish(queue, 2);
     await delivered.done;
     await channel.close();
-    const spans = await waitForConsumerSpans(2);
-    expect(spans.map((s) => s.attributes[SETTLEMENT])).toEqual(['channel_closed', 'channel_closed']);
+    const spans = await waitForProcessSpans(2);
+    expect(spans.map((s) => [s.attributes[SETTLEMENT], s.attributes['error.type']])).toEqual([
+      ['channel_closed', 'channel_closed'],
+      ['channel_closed', 'channel_closed'],
+    ]);
     expect(await broker.messageCount(queue)).toBe(2);
   });
 
-  it('recover ends outstanding spans; the redeliveries get spans of their own', async () => {
+  it('recover records itself on the open spans; the redeliveries get spans of their own', async () => {
     const queue = await broker.queue('recover');
     const channel = traceChannel(await broker.channel());
     const delivered = collector<Message>(2);
     await channel.consume(queue, (message) => {
       delivered.push(message!);
-      if (message!.fields.redelivered) channel.ack(message!);
+      if (message!.fields.redelivered) {
+        channel.ack(message!);
+        return undefined;
+      }
+      return sleep(100);
     });
     await publish(queue);
     await sleep(20);
     await channel.recover();
     await delivered.done;
-    const spans = await waitForConsumerSpans(2);
-    expect(spans.map((s) => s.attributes[SETTLEMENT])).toEqual(['recover', 'ack']);
+    const spans = await waitForProcessSpans(2);
+    expect(spans.map((s) => s.attributes[SETTLEMENT]).sort()).toEqual(['ack', 'recover']);
   });
 
   it('a consumer cancelled by the server gets null, untouched, and no span', async () => {
@@ -250,34 +317,35 @@ describe('settling consumed messages', () => {
 });
 
 describe('get', () => {
-  it('a got message gets a receive span, child of the producer, ended by its ack', async () => {
+  it('a got message: a CLIENT receive span covering the call, linked to the creation context; processing and settlement are the app’s', async () => {
     const queue = await broker.queue('get');
     await publish(queue, 2);
     await sleep(20);
     const channel = traceChannel(await broker.channel());
-    const message = await channel.get(queue);
+    const app = tracer.startSpan('poll');
+    const message = await context.with(trace.setSpan(context.active(), app), () => channel.get(queue));
+    app.end();
     expect(message).not.toBe(false);
-    expect(consumerSpans()).toHaveLength(0);
-    channel.ack(message as Message);
-    const [span] = await waitForConsumerSpans(1);
-    expect(span!.name).toBe(`receive ${queue}`);
+    const [span] = byName(`receive ${queue}`);
+    expect(span!.kind).toBe(SpanKind.CLIENT);
+    expect(parentSpanId(span!)).toBe(app.spanContext().spanId);
     expect(span!.attributes).toMatchObject({
       'messaging.operation.type': 'receive',
       'messaging.operation.name': 'receive',
-      [SETTLEMENT]: 'ack',
+      'messaging.destination.name': queue,
+      'rabbitmq.message.delivery_tag': (message as Message).fields.deliveryTag,
     });
-    expect(parentSpanId(span!)).toBe(
-      tracing
-        .spans()
-        .find((s) => s.kind === SpanKind.PRODUCER)!
-        .spanContext().spanId,
-    );
+    expect(span!.links.map((l) => l.context.spanId)).toEqual([producerSpan().spanContext().spanId]);
+    channel.ack(message as Message);
 
     const noAck = (await channel.get(queue, { noAck: true })) as Message;
     expect(noAck.content.toString()).toBe('message 1');
-    expect(consumerSpans()).toHaveLength(2);
     expect(await channel.get(queue)).toBe(false);
-    expect(consumerSpans()).toHaveLength(2);
+    const receives = byName(`receive ${queue}`);
+    expect(receives).toHaveLength(3);
+    // An empty queue: the span of the call, with no message and no link.
+    expect(receives[2]!.links).toEqual([]);
+    expect(receives[2]!.attributes['rabbitmq.message.delivery_tag']).toBeUndefined();
   });
 });
 

@@ -16,10 +16,11 @@ export {
   MAX_TRACESTATE_MEMBERS,
   MAX_TRACESTATE_LENGTH,
 } from './tracestate.js';
-export type { BaggageMember } from './baggage.js';
+export type { BaggageMember, BaggageProperty } from './baggage.js';
 export {
   parseBaggage,
   formatBaggage,
+  decodeBaggageProperties,
   isBaggageKey,
   MAX_BAGGAGE_LENGTH,
   MAX_BAGGAGE_MEMBERS,
@@ -38,10 +39,27 @@ export { SpanScope, runInScope, isPromiseLike, errorType, ATTR_ERROR_TYPE } from
 export type {
   AdapterIdentity,
   IncomingOptions,
+  IncomingShape,
   IncomingSpans,
   OutgoingSpans,
   TracingOptions,
 } from './span-lifecycle.js';
 export { createIncomingSpans, createOutgoingSpans } from './span-lifecycle.js';
+export type { Outcome } from './outcome.js';
+export { observeOutcome, observeInScope, innermostCause, causeErrorType } from './outcome.js';
+export type {
+  MessageCarrier,
+  MessageSend,
+  MessageSendOptions,
+  MessageSendSpans,
+  OutgoingMessage,
+  SendCall,
+} from './message-send.js';
+export {
+  createMessageSendSpans,
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+} from './message-send.js';
 export { reportOnce } from './report.js';
 export { VERSION } from './version.js';

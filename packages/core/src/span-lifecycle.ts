@@ -64,12 +64,22 @@ export interface OutgoingSpans<Carrier> {
   inject(scope: SpanScope, carrier: Carrier): void;
 }
 
+/** How an adapter's incoming spans relate to the caller's context, beyond being its child. */
+export interface IncomingShape {
+  /**
+   * Also link a continued span to the caller's context, as the messaging conventions ask of a
+   * process span parented on a message's creation context.
+   */
+  linkParent?: boolean;
+}
+
 /** Builds the incoming span starter of an adapter; options are checked and resolved here, once. */
 export function createIncomingSpans<Request, Carrier>(
   options: IncomingOptions<Request>,
   identity: AdapterIdentity,
   kind: SpanKind,
   getter: TextMapGetter<Carrier>,
+  { linkParent = false }: IncomingShape = {},
 ): IncomingSpans<Request, Carrier> {
   const tracer = resolveTracer(options, identity.packageName, identity.version);
   const propagator = resolvePropagator(options.propagator);
@@ -105,6 +115,12 @@ export function createIncomingSpans<Request, Carrier>(
       let allLinks = links;
       if (mode === 'continue') {
         parent = extract(carrier);
+        if (linkParent) {
+          const remote = trace.getSpanContext(parent);
+          if (remote && isSpanContextValid(remote)) {
+            allLinks = links ? [{ context: remote }, ...links] : [{ context: remote }];
+          }
+        }
       } else {
         parent = incomingBase();
         const link = callerLink(mode, carrier);
@@ -179,7 +195,7 @@ let setupChecked = false;
  * Says once, through `diag`, when no context manager is registered: spans would then never be
  * parented across async calls, which is easy to miss.
  */
-function checkSetupOnce(): void {
+export function checkSetupOnce(): void {
   if (setupChecked) return;
   setupChecked = true;
   const works = context.with(ROOT_CONTEXT.setValue(PROBE_KEY, true), () =>

@@ -1,0 +1,87 @@
+import type { SpanScope } from './span-scope.js';
+import { errorType, isPromiseLike } from './span-scope.js';
+
+/** How a handler ended: `error` is set only when it threw or its promise rejected. */
+export type Outcome = { ok: true } | { ok: false; error: unknown };
+
+/**
+ * Calls `onSettled` once with the outcome of `result`, and returns `result` itself. For a library
+ * that ignores what its handler returns (amqplib's consume, event emitters): the promise stays the
+ * application's own, and the only promise made here is the derived one of `then`, which cannot
+ * reject (`onSettled` is guarded), so nothing can reach Node as an unhandled rejection. Where the
+ * library awaits the handler (KafkaJS), use `runInScope`, which chains instead.
+ */
+export function observeOutcome<T>(result: T, onSettled: (outcome: Outcome) => void): T {
+  if (!isPromiseLike(result)) {
+    safely(onSettled, { ok: true });
+    return result;
+  }
+  try {
+    result.then(
+      () => safely(onSettled, { ok: true }),
+      (error: unknown) => safely(onSettled, { ok: false, error }),
+    );
+  } catch (error) {
+    // A thenable whose `then` throws: the library would not look at it either.
+    safely(onSettled, { ok: false, error });
+  }
+  return result;
+}
+
+/**
+ * Runs `fn` with the scope's span active and ends the span when `fn` returns or its promise settles
+ * (ERROR on a throw or rejection), without chaining: see {@link observeOutcome}. A synchronous throw
+ * reaches the caller unchanged. `onSettled` runs just before the span ends.
+ */
+export function observeInScope<T>(scope: SpanScope, fn: () => T, onSettled?: (outcome: Outcome) => void): T {
+  let result: T;
+  try {
+    result = scope.run(fn);
+  } catch (error) {
+    finish(scope, { ok: false, error }, onSettled);
+    throw error;
+  }
+  return observeOutcome(result, (outcome) => finish(scope, outcome, onSettled));
+}
+
+function finish(scope: SpanScope, outcome: Outcome, onSettled?: (outcome: Outcome) => void): void {
+  if (onSettled) safely(onSettled, outcome);
+  if (!outcome.ok) scope.fail(outcome.error);
+  scope.end();
+}
+
+function safely(fn: (outcome: Outcome) => void, outcome: Outcome): void {
+  try {
+    fn(outcome);
+  } catch {
+    // Tracing never throws into the application, nor into a promise reaction.
+  }
+}
+
+/** Most `cause` links followed: a cycle or a hostile chain cannot loop. */
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * The innermost cause of an error: follows `cause` (ES2022, used by KafkaJS, undici, ...) through
+ * Error instances. The error itself when it has none.
+ */
+export function innermostCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH; depth++) {
+    if (!(current instanceof Error)) return current;
+    let cause: unknown;
+    try {
+      cause = current.cause;
+    } catch {
+      return current;
+    }
+    if (!(cause instanceof Error) || cause === current) return current;
+    current = cause;
+  }
+  return current;
+}
+
+/** `error.type` of the innermost cause (see {@link innermostCause}, {@link errorType}). */
+export function causeErrorType(error: unknown): string {
+  return errorType(innermostCause(error));
+}

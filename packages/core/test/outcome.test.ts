@@ -1,0 +1,115 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import {
+  type HeaderRecord,
+  causeErrorType,
+  createIncomingSpans,
+  headerGetter,
+  innermostCause,
+  observeInScope,
+  observeOutcome,
+} from '@tracewire/core';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { setupTracing } from '../../../test/support/tracing.js';
+
+const tracing = setupTracing();
+afterAll(() => tracing.shutdown());
+beforeEach(() => tracing.reset());
+
+const identity = { packageName: '@tracewire/test', version: '0.0.0' };
+const incoming = createIncomingSpans<HeaderRecord, HeaderRecord>(
+  {},
+  identity,
+  SpanKind.CONSUMER,
+  headerGetter,
+);
+const start = () => incoming.start({}, {}, 'process q');
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('observeInScope: outcome of a handler whose return value the library ignores', () => {
+  it('returns the very promise the handler returned, not a chained one', async () => {
+    const promise = Promise.resolve(1);
+    expect(observeInScope(start(), () => promise)).toBe(promise);
+    await tick();
+    expect(tracing.spans()[0]?.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('a rejected promise the app already handled causes no unhandledRejection', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const result = observeInScope(start(), () => {
+        const promise = Promise.reject(new RangeError('handled by the app'));
+        promise.catch(() => {});
+        return promise;
+      });
+      expect(result).toBeInstanceOf(Promise);
+      await tick();
+      await tick();
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    expect(unhandled).toEqual([]);
+    const [span] = tracing.spans();
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span?.attributes['error.type']).toBe('RangeError');
+  });
+
+  it('a synchronous throw reaches the caller and the span ends ERROR', () => {
+    expect(() =>
+      observeInScope(start(), () => {
+        throw new TypeError('sync');
+      }),
+    ).toThrow('sync');
+    expect(tracing.spans()[0]?.attributes['error.type']).toBe('TypeError');
+  });
+
+  it('a synchronous return ends the span at once and calls onSettled', () => {
+    const seen: boolean[] = [];
+    expect(
+      observeInScope(
+        start(),
+        () => 7,
+        (outcome) => seen.push(outcome.ok),
+      ),
+    ).toBe(7);
+    expect(tracing.spans()).toHaveLength(1);
+    expect(seen).toEqual([true]);
+  });
+
+  it('a throwing onSettled never reaches the application', async () => {
+    const result = observeInScope(
+      start(),
+      () => Promise.resolve(),
+      () => {
+        throw new Error('tracing bug');
+      },
+    );
+    await result;
+    await tick();
+    expect(tracing.spans()).toHaveLength(1);
+  });
+
+  it('a thenable whose then throws is returned as is', () => {
+    const hostile = {
+      // biome-ignore lint/suspicious/noThenProperty: the hostile thenable under test
+      then() {
+        throw new Error('bad then');
+      },
+    };
+    expect(observeOutcome(hostile, () => {})).toBe(hostile);
+  });
+});
+
+describe('innermostCause', () => {
+  it('follows cause through Error instances, bounded and cycle-safe', () => {
+    const root = new SyntaxError('root');
+    expect(innermostCause(new Error('a', { cause: new Error('b', { cause: root }) }))).toBe(root);
+    expect(innermostCause(new Error('a', { cause: 'text' })) instanceof Error).toBe(true);
+    const loop = new Error('loop') as Error & { cause?: unknown };
+    loop.cause = loop;
+    expect(innermostCause(loop)).toBe(loop);
+    expect(causeErrorType(new Error('x', { cause: root }))).toBe('SyntaxError');
+    expect(causeErrorType('not an error')).toBe('_OTHER');
+  });
+});
