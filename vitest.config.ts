@@ -35,6 +35,7 @@ export default defineConfig({
             'packages/*/src/**/*.test.ts',
             'packages/*/test/**/*.test.ts',
             'test/invariants/*.test.ts',
+            'bench/**/*.test.ts',
           ],
           exclude: ['**/node_modules/**', ...brokerSuites.filter((glob) => !glob.startsWith('test/'))],
           testTimeout: 20_000,

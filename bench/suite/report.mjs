@@ -1,0 +1,207 @@
+// Turns the results of a run (one entry per Node version) into text tables, the target verdicts,
+// BENCHMARKS.md and the SVG chart. Pure functions of the results: nothing here measures.
+import { ROWS } from './rows.mjs';
+
+export const TARGETS = { tracewireOverFloor: 1.15, otelOverTracewire: 2, propagation: 1.2 };
+const fixed = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+
+/** Ratios of added costs for one row; n/a where the denominator is not a positive cost. */
+export function ratios(row) {
+  if (row.unavailable) return {};
+  const added = (name) => row.variants[name]?.addedUs;
+  const over = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : Number.NaN);
+  return {
+    tracewireOverFloor: over(added('tracewire'), added('floor')),
+    otelOverTracewire: over(added('otel'), added('tracewire')),
+  };
+}
+
+export function verdicts(row) {
+  const { tracewireOverFloor, otelOverTracewire } = ratios(row);
+  const tf = Number.isFinite(tracewireOverFloor)
+    ? tracewireOverFloor <= TARGETS.tracewireOverFloor
+      ? 'met'
+      : 'MISSED'
+    : 'n/a';
+  const ot = !row.variants?.otel
+    ? 'n/a'
+    : Number.isFinite(otelOverTracewire)
+      ? otelOverTracewire >= TARGETS.otelOverTracewire
+        ? 'met'
+        : 'MISSED'
+      : 'n/a';
+  return { tf, ot };
+}
+
+function checkText(row) {
+  const parts = [];
+  for (const [name, entry] of Object.entries(row.variants)) {
+    if (name === 'bare') continue;
+    let text = `${name} ${fixed(entry.spansPerOp, 2)} spans`;
+    if (entry.headersPerOp) text += `, ${fixed(entry.headersPerOp.propagated, 2)} own ctx/req at server`;
+    else if (entry.check)
+      text += entry.check.propagated
+        ? ', ctx in msg'
+        : entry.check.header
+          ? ', const ctx in msg'
+          : ', NO ctx in msg';
+    else if (row.id.startsWith('grpc')) text += `, ${fixed(entry.withParentPerOp, 2)} joined`;
+    else text += `, ${fixed(entry.inCallerTracePerOp, 2)} in caller's trace`;
+    parts.push(text);
+  }
+  return parts.join('; ');
+}
+
+/** One Markdown table (also readable as text) of a Node version's rows. */
+export function rowsTable(result) {
+  const lines = [
+    '| transport | unit | bare µs/op | floor +µs | tracewire +µs | otel +µs | tracewire/floor | otel/tracewire | spans per op, propagation check |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const row of result.rows) {
+    if (row.unavailable) {
+      lines.push(`| ${row.label} | ${row.unit} | n/a | n/a | n/a | n/a | n/a | n/a | ${row.unavailable} |`);
+      continue;
+    }
+    const v = row.variants;
+    const { tracewireOverFloor, otelOverTracewire } = ratios(row);
+    const { tf, ot } = verdicts(row);
+    lines.push(
+      `| ${row.label} | ${row.unit} | ${fixed(v.bare.cpuUs)} | ${fixed(v.floor?.addedUs)} | ${fixed(v.tracewire.addedUs)} | ${v.otel ? fixed(v.otel.addedUs) : 'n/a'} | ${fixed(tracewireOverFloor, 2)} (${tf}) | ${v.otel ? `${fixed(otelOverTracewire, 2)} (${ot})` : 'n/a'} | ${checkText(row)}${row.shapeDiff?.length ? `; FLOOR DIFFERS: ${row.shapeDiff.join(' / ')}` : ''} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function exportTable(result) {
+  const lines = [
+    '| transport | bare µs/op | tracewire +µs (recording SDK) | tracewire +µs (OTLP export on) | export − recording | serialization µs/op | within serialization | spans received/op |',
+    '|---|---:|---:|---:|---:|---:|---|---:|',
+  ];
+  for (const row of result.export) {
+    const v = row.variants;
+    const recording = v.tracewire.addedUs;
+    const exported = v['tracewire:export'].addedUs;
+    const serialize = v['tracewire:export'].serialize.usPerSpan * v['tracewire:export'].spansPerOp;
+    const extra = exported - recording;
+    lines.push(
+      `| ${row.label} | ${fixed(v.bare.cpuUs)} | ${fixed(recording)} | ${fixed(exported)} | ${fixed(extra)} | ${fixed(serialize, 2)} | ${extra <= serialize ? 'yes' : 'no'} | ${fixed(row.receivedPerOp, 2)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function propagationTable(results) {
+  const lines = ['| node | extract tracewire/otel | inject tracewire/otel |', '|---|---:|---:|'];
+  for (const result of results) {
+    const p = result.propagation;
+    if (!p) continue;
+    const mark = (value) => `${fixed(value, 2)}x (${value >= TARGETS.propagation ? 'met' : 'MISSED'})`;
+    lines.push(`| ${result.node} | ${mark(p.extractRatio)} | ${mark(p.injectRatio)} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Every target, per Node version: [{node, row, target, value, verdict}]. */
+export function targetList(results) {
+  const list = [];
+  for (const result of results) {
+    for (const row of result.rows) {
+      if (row.unavailable) continue;
+      const r = ratios(row);
+      const { tf, ot } = verdicts(row);
+      list.push({
+        node: result.node,
+        row: row.label,
+        target: 'tracewire/floor <= 1.15',
+        value: r.tracewireOverFloor,
+        verdict: tf,
+      });
+      if (row.variants.otel)
+        list.push({
+          node: result.node,
+          row: row.label,
+          target: 'otel/tracewire >= 2',
+          value: r.otelOverTracewire,
+          verdict: ot,
+        });
+    }
+    if (result.propagation) {
+      for (const key of ['extract', 'inject']) {
+        const value = result.propagation[`${key}Ratio`];
+        list.push({
+          node: result.node,
+          row: `propagation ${key}`,
+          target: '>= 1.2x OTel',
+          value,
+          verdict: value >= TARGETS.propagation ? 'met' : 'MISSED',
+        });
+      }
+    }
+  }
+  return list;
+}
+
+// --- the chart ----------------------------------------------------------------------------------
+
+const COLOURS = { floor: '#9aa5b1', tracewire: '#2b7bb9', otel: '#e07b39' };
+const escapeXml = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Horizontal grouped bars: added µs per operation (bare = 0), a panel per Node version. */
+export function chartSvg(results) {
+  const labelWidth = 250;
+  const plotWidth = 520;
+  const bar = 7;
+  const rowHeight = 3 * bar + 8;
+  const panels = results.map((result) => result.rows.filter((row) => !row.unavailable));
+  const max = Math.max(
+    1,
+    ...panels
+      .flat()
+      .flatMap((row) => ['floor', 'tracewire', 'otel'].map((name) => row.variants[name]?.addedUs ?? 0)),
+  );
+  const scale = plotWidth / max;
+  const parts = [];
+  let y = 40;
+  results.forEach((result, index) => {
+    parts.push(
+      `<text x="10" y="${y}" font-weight="bold">Node ${escapeXml(result.node)}: CPU added per operation over the bare library (µs)</text>`,
+    );
+    y += 12;
+    for (const row of panels[index]) {
+      parts.push(
+        `<text x="${labelWidth - 6}" y="${y + rowHeight / 2 + 2}" text-anchor="end">${escapeXml(row.label)}</text>`,
+      );
+      ['floor', 'tracewire', 'otel'].forEach((name, i) => {
+        const value = row.variants[name]?.addedUs;
+        if (!Number.isFinite(value)) return;
+        const width = Math.max(0, value) * scale;
+        const top = y + 2 + i * bar;
+        parts.push(
+          `<rect x="${labelWidth}" y="${top}" width="${width.toFixed(1)}" height="${bar - 1}" fill="${COLOURS[name]}"/>`,
+        );
+        parts.push(
+          `<text x="${labelWidth + width + 3}" y="${top + bar - 1}" font-size="8">${value.toFixed(0)}</text>`,
+        );
+      });
+      y += rowHeight;
+    }
+    y += 28;
+  });
+  const legend = Object.entries(COLOURS)
+    .map(
+      ([name, colour], i) =>
+        `<rect x="${labelWidth + i * 110}" y="10" width="12" height="12" fill="${colour}"/><text x="${labelWidth + 16 + i * 110}" y="20">${name}</text>`,
+    )
+    .join('');
+  const width = labelWidth + plotWidth + 60;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif" font-size="11">
+<title>CPU added per operation over the bare library, floor / tracewire / otel, per transport and Node version</title>
+<rect width="100%" height="100%" fill="white"/>
+${legend}
+${parts.join('\n')}
+</svg>
+`;
+}
+
+export const rowIds = () => Object.keys(ROWS);
