@@ -87,6 +87,7 @@ function portOf(url: URL): number | undefined {
  * `TimeoutError` name, else the error's class name.
  */
 export function requestErrorType(error: unknown): string {
+  if (isTimeout(error)) return 'TimeoutError';
   const code = errorCode(error) ?? errorCode(causeOf(error));
   if (code) return code;
   if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'))
@@ -99,9 +100,15 @@ export function requestErrorType(error: unknown): string {
  * its own): not an error for the span (semantic conventions v1.41). A timeout stays one.
  */
 export function isCallerAbort(error: unknown): boolean {
-  if (!(error instanceof Error) || error.name === 'TimeoutError') return false;
+  if (!(error instanceof Error) || isTimeout(error)) return false;
   const code = errorCode(error);
   return error.name === 'AbortError' || code === 'ABORT_ERR' || code === 'UND_ERR_ABORTED';
+}
+
+// node:http wraps an `AbortSignal.timeout()` expiry in an AbortError whose cause is the TimeoutError.
+function isTimeout(error: unknown): boolean {
+  const name = (value: unknown): unknown => (value instanceof Error ? value.name : undefined);
+  return name(error) === 'TimeoutError' || name(causeOf(error)) === 'TimeoutError';
 }
 
 function causeOf(error: unknown): unknown {

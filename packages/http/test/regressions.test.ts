@@ -1,7 +1,7 @@
 // Regression tests of issue #12 for the outgoing wrappers, each named after its scenario.
 import http from 'node:http';
-import { SpanKind, context, trace } from '@opentelemetry/api';
-import { ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import { injectHeaders, traceFetch, traceInterceptor, traceRequest } from '@tracewire/http';
 import { Agent, interceptors, request } from 'undici';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -143,4 +143,19 @@ it('injectHeaders on a frozen object returns a new object with the headers and n
   expect(frozen).toEqual({ 'x-app': '1' });
   expect(headers).toMatchObject({ 'x-app': '1' });
   expect((headers as Record<string, string>).traceparent).toContain(parent.spanContext().spanId);
+});
+
+it('a traceRequest request aborted by AbortSignal.timeout ends its span as ERROR TimeoutError', async () => {
+  const request = traceRequest()(http.request);
+  const error = await new Promise<NodeJS.ErrnoException>((resolve) => {
+    request(`${server.url}/?delay=2000`, { signal: AbortSignal.timeout(20) }, (response) => response.resume())
+      .on('error', resolve)
+      .end();
+  });
+  // node:http's own error: an AbortError whose cause is the signal's TimeoutError.
+  expect(error.code).toBe('ABORT_ERR');
+  expect((error.cause as Error).name).toBe('TimeoutError');
+  const [span] = await tracing.waitForSpans(1);
+  expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+  expect(span!.attributes[ATTR_ERROR_TYPE]).toBe('TimeoutError');
 });
