@@ -101,15 +101,19 @@ function dispatcherOrigin(dispatcher: unknown): string | undefined {
   return undefined;
 }
 
+/** A 1xx (100 Continue, 103 Early Hints) is not the response: the final status follows. */
+function endWithResponse(scope: SpanScope, status: number): void {
+  if (status < 200) return;
+  recordStatus(scope, status);
+  scope.end();
+}
+
 /** What each handler method tells the span; the handler's own method runs right after. */
 const OBSERVERS: Record<string, (scope: SpanScope, args: unknown[]) => void> = {
   // undici >= 7 handlers (controller first).
   // The span ends with the response headers: reading the body is the application's business, and
   // a body it never reads must not keep the span open.
-  onResponseStart: (scope, args) => {
-    recordStatus(scope, args[1] as number);
-    scope.end();
-  },
+  onResponseStart: (scope, args) => endWithResponse(scope, args[1] as number),
   onResponseEnd: (scope) => scope.end(),
   onResponseError: (scope, args) => endWithError(scope, args[1]),
   onRequestUpgrade: (scope, args) => {
@@ -117,10 +121,7 @@ const OBSERVERS: Record<string, (scope: SpanScope, args: unknown[]) => void> = {
     scope.end();
   },
   // Legacy handlers.
-  onHeaders: (scope, args) => {
-    recordStatus(scope, args[0] as number);
-    scope.end();
-  },
+  onHeaders: (scope, args) => endWithResponse(scope, args[0] as number),
   onComplete: (scope) => scope.end(),
   onError: (scope, args) => endWithError(scope, args[0]),
   onUpgrade: (scope, args) => {

@@ -26,6 +26,9 @@ beforeAll(async () => {
       // More than undici's and the sockets' buffers hold: an unread body stalls the transfer.
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.end(Buffer.alloc(BIG_BODY));
+    } else if (req.url === '/early-hints') {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+      res.writeHead(500).end('failed');
     } else if (req.url === '/redirect') {
       res.writeHead(302, { location: '/landed' }).end();
     } else if (req.url === '/retry' && flakyHeaders.length < 3) {
@@ -158,4 +161,19 @@ it('a traceRequest request aborted by AbortSignal.timeout ends its span as ERROR
   const [span] = await tracing.waitForSpans(1);
   expect(span!.status.code).toBe(SpanStatusCode.ERROR);
   expect(span!.attributes[ATTR_ERROR_TYPE]).toBe('TimeoutError');
+});
+
+it('an undici interceptor request answered with 103 Early Hints then 500 records the final status', async () => {
+  const agent = new Agent().compose(traceInterceptor());
+  try {
+    const response = await request(`${flakyUrl}/early-hints`, { dispatcher: agent });
+    expect(response.statusCode).toBe(500);
+    expect(await response.body.text()).toBe('failed');
+    const [span] = await tracing.waitForSpans(1);
+    expect(span!.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE]).toBe(500);
+    expect(span!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span!.attributes[ATTR_ERROR_TYPE]).toBe('500');
+  } finally {
+    await agent.close();
+  }
 });
