@@ -54,7 +54,8 @@ export function traceFetch(
       const method = init?.method ?? request?.method;
       const { name, attributes } = describeRequest(method, request ? request.url : (input as string | URL));
       scope = outgoing.start(undefined, name, attributes, active);
-      const own = ownContext(init?.headers ?? request?.headers);
+      // `headers: null` is given, not absent: fetch rejects it, even with a Request.
+      const own = ownContext(init?.headers !== undefined ? init.headers : request?.headers);
       tracedInit = {
         ...init,
         headers: mergeFetchHeaders(own.headers, headersToAdd(outgoing, scope, own)) as RequestInit['headers'],

@@ -31,6 +31,12 @@ export function mergeIntoRecord<T>(
   const merged: Record<string, T | string> = {};
   if (headers) {
     for (const name of Object.keys(headers)) if (!isReplaced(names, name)) merged[name] = headers[name]!;
+    // Kept so the client treats them as before (fetch rejects a symbol key; others ignore them).
+    for (const key of Object.getOwnPropertySymbols(headers)) {
+      if (Object.prototype.propertyIsEnumerable.call(headers, key)) {
+        (merged as Record<symbol, unknown>)[key] = (headers as Record<symbol, unknown>)[key];
+      }
+    }
   }
   return Object.assign(merged, injected);
 }
@@ -60,6 +66,8 @@ function mergeIntoPairs(headers: Iterable<unknown>, injected: Injected): unknown
 
 /** A fetch `HeadersInit` (a `Headers`, pairs or a record) with the injected headers, same form. */
 export function mergeFetchHeaders(headers: unknown, injected: Injected): unknown {
+  // null or a primitive is no HeadersInit: left as it is, fetch rejects it as it would untraced.
+  if (headers === null || (headers !== undefined && typeof headers !== 'object')) return headers;
   if (headers instanceof Headers) {
     const copy = new Headers(headers);
     for (const name of replacedNames(injected)) copy.delete(name);

@@ -177,3 +177,39 @@ it('an undici interceptor request answered with 103 Early Hints then 500 records
     await agent.close();
   }
 });
+
+it.each([
+  ['headers: null', (): RequestInit => ({ headers: null as unknown as RequestInit['headers'] })],
+  [
+    'a header record with a symbol key',
+    (): RequestInit => ({ headers: { [Symbol('s')]: 'x', a: '1' } as RequestInit['headers'] }),
+  ],
+  ['a string as headers', (): RequestInit => ({ headers: 'x-a: 1' as unknown as RequestInit['headers'] })],
+])('traceFetch given %s rejects with fetch’s own TypeError, as the bare fetch does', async (_, init) => {
+  const bare = await fetch(`${server.url}/`, init()).then(
+    () => 'resolved',
+    (error: Error) => `${error.name}: ${error.message}`,
+  );
+  const traced = await traceFetch()(`${server.url}/`, init()).then(
+    () => 'resolved',
+    (error: Error) => `${error.name}: ${error.message}`,
+  );
+  expect(bare).toMatch(/^TypeError: /);
+  expect(traced).toBe(bare);
+  expect(server.received).toHaveLength(0);
+});
+
+it('traceFetch given a Request and headers: null rejects as the bare fetch does', async () => {
+  const init = { headers: null as unknown as RequestInit['headers'] };
+  const bare = await fetch(new Request(`${server.url}/`), init).then(
+    () => 'resolved',
+    (error: Error) => error.name,
+  );
+  const traced = await traceFetch()(new Request(`${server.url}/`), init).then(
+    () => 'resolved',
+    (error: Error) => error.name,
+  );
+  expect(bare).toBe('TypeError');
+  expect(traced).toBe(bare);
+  expect(server.received).toHaveLength(0);
+});
