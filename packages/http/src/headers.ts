@@ -84,6 +84,8 @@ export function mergeFetchHeaders(headers: unknown, injected: Injected): unknown
  * anything else is a record.
  */
 export function mergeDispatchHeaders(headers: unknown, injected: Injected): unknown {
+  // Neither a list nor a record: left as it is, undici rejects it as it would untraced.
+  if (headers != null && typeof headers !== 'object') return headers;
   if (Array.isArray(headers)) return mergeIntoFlatList(headers, injected);
   if (isIterable(headers)) {
     const pairs = mergeIntoPairs(headers, injected);

@@ -213,3 +213,26 @@ it('traceFetch given a Request and headers: null rejects as the bare fetch does'
   expect(traced).toBe(bare);
   expect(server.received).toHaveLength(0);
 });
+
+it.each([
+  ['a string', 'x-a: 1'],
+  ['a number', 5],
+  ['a function', Object.assign(() => undefined, { a: '1' })],
+])('an undici interceptor request given %s as headers rejects as the bare Agent does', async (_, headers) => {
+  const bareAgent = new Agent();
+  const tracedAgent = new Agent().compose(traceInterceptor());
+  const outcome = (dispatcher: Agent | ReturnType<Agent['compose']>): Promise<string> =>
+    request(`${server.url}/`, { dispatcher, headers: headers as unknown as Record<string, string> }).then(
+      async (response) => `${response.statusCode} ${await response.body.text()}`,
+      (error: Error & { code?: string }) => `${error.name} ${error.code}: ${error.message}`,
+    );
+  try {
+    const bare = await outcome(bareAgent);
+    expect(bare).toMatch(/^InvalidArgumentError UND_ERR_INVALID_ARG/);
+    expect(await outcome(tracedAgent)).toBe(bare);
+    expect(server.received).toHaveLength(0);
+  } finally {
+    await bareAgent.close();
+    await tracedAgent.close();
+  }
+});
