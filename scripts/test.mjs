@@ -55,6 +55,7 @@ function vitest(title, node) {
 step('build', 'npx', ['turbo', 'run', 'build', '--output-logs=errors-only']);
 step('lint', 'npx', ['biome', 'check', '.']);
 step('typecheck', 'npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']);
+step('typecheck test support', 'npx', ['tsc', '-p', 'test/tsconfig.json']);
 step('package checks (publint, attw)', 'npx', ['turbo', 'run', 'check:package', '--output-logs=errors-only']);
 vitest(`tests on Node ${process.version}`, process.execPath);
 const node24 = nodeBinary(24);
