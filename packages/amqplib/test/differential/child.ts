@@ -11,14 +11,16 @@ import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type Messag
 const [mode, scenario, prefix] = process.argv.slice(2) as ['bare' | 'traced', string, string];
 const url = process.env.AMQP_URL!;
 
-const spans = { started: 0, ended: 0 };
+const spans = { started: 0, ended: 0, errors: [] as string[] };
 if (mode === 'traced') {
   const counting: SpanProcessor = {
     onStart: () => {
       spans.started++;
     },
-    onEnd: () => {
+    onEnd: (span) => {
       spans.ended++;
+      const type = span.attributes['error.type'];
+      if (typeof type === 'string') spans.errors.push(`${span.name.split(' ')[0]}: ${type}`);
     },
     forceFlush: async () => {},
     shutdown: async () => {},
