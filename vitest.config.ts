@@ -9,7 +9,15 @@ const alias = Object.fromEntries(
 );
 
 // Suites that talk to Kafka or RabbitMQ; the brokers project starts them once, in global setup.
-const brokerSuites = ['packages/kafkajs/**/*.test.ts', 'packages/amqplib/**/*.test.ts', 'test/**/*.test.ts'];
+// test/faults and test/soak run here too: they use the brokers, and need the machine to themselves.
+const brokerSuites = [
+  'packages/kafkajs/**/*.test.ts',
+  'packages/platformatic-kafka/**/*.test.ts',
+  'packages/amqplib/**/*.test.ts',
+  'test/faults/**/*.test.ts',
+  'test/soak/**/*.test.ts',
+  'test/**/*.test.ts',
+];
 
 // Every project runs every test under the invariants (span accounting, process guards).
 const invariants = { setupFiles: ['./test/support/invariants.ts'] };

@@ -19,6 +19,7 @@ async function step(title, fn) {
 
 try {
   // --skip-build: for a rerun when the packages are known to be built.
+  // --worker=platformatic: the worker consumes with @platformatic/kafka instead of KafkaJS.
   if (!process.argv.includes('--skip-build')) {
     await step('building the packages (npx turbo run build)', () => buildPackages());
   }
@@ -61,9 +62,15 @@ for (const signal of ['SIGINT', 'SIGTERM'])
 
 try {
   say('\n• starting brokers, OTLP receiver and services: gateway (Express) -> orders (Fastify) -> Kafka ->');
-  say('  worker (KafkaJS) -> inventory (gRPC) and RabbitMQ -> notifier (amqplib)');
+  const platformatic = process.argv.includes('--worker=platformatic');
+  say(
+    `  worker (${platformatic ? '@platformatic/kafka' : 'KafkaJS'}) -> inventory (gRPC) and RabbitMQ -> notifier (amqplib)`,
+  );
   const from = performance.now();
-  system = await startSystem({ log: (service, line) => say(`    [${service}] ${line}`) });
+  system = await startSystem({
+    log: (service, line) => say(`    [${service}] ${line}`),
+    env: platformatic ? { WORKER_KAFKA_CLIENT: 'platformatic' } : {},
+  });
   say(
     `• all services ready (${elapsed(from)}); Kafka ${system.brokers.kafkaBrokers}, RabbitMQ ${system.brokers.amqpUrl}`,
   );

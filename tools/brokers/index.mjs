@@ -118,6 +118,11 @@ export async function up(opts = {}) {
 export async function down() {
   const stopped = [];
   const [k, r] = await Promise.all([kafka.stopLocal(), rabbitmq.stopLocal()]);
+  for (const name of ['kafka', 'rabbitmq']) {
+    for (const inst of listInstances(name)) {
+      if (await BROKERS[name].local.stopLocal(inst)) stopped.push(`${name}:${inst.name}`);
+    }
+  }
   if (k) stopped.push('kafka:local');
   if (r) stopped.push('rabbitmq:local');
   for (const [name, c] of Object.entries(readContainers())) {
@@ -179,4 +184,89 @@ export async function setupForTests() {
   process.env.KAFKA_BROKERS = r.kafkaBrokers;
   process.env.AMQP_URL = r.amqpUrl;
   if (r.started.length) log('setup', `started ${r.started.join(', ')} (left running for reuse)`);
+}
+
+/**
+ * The broker instance named by `o`: the default one (`npm run brokers -- up`'s) when no name is
+ * given, else an extra local one with its own port and data dir. An extra instance's port is
+ * recorded on first start, so later calls may name it alone.
+ * @param {'kafka' | 'rabbitmq'} name
+ * @param {{instance?: string, port?: number}} [o]
+ */
+function instanceOf(name, o = {}) {
+  const b = BROKERS[name];
+  if (!b) throw new Error(`unknown broker ${name}; expected kafka or rabbitmq`);
+  if (!o.instance || o.instance === 'default') return b.local.instance();
+  const port = o.port ?? readInstances()[`${name}/${o.instance}`]?.port;
+  if (!port) throw new Error(`${name} instance ${o.instance} is unknown; give its port the first time`);
+  return b.local.instance({ name: o.instance, port });
+}
+
+const instancesFile = () => join(cacheRoot(), 'instances.json');
+function readInstances() {
+  try {
+    return JSON.parse(readFileSync(instancesFile(), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+function listInstances(name) {
+  return Object.entries(readInstances())
+    .filter(([key]) => key.startsWith(`${name}/`))
+    .map(([key, v]) => BROKERS[name].local.instance({ name: key.slice(name.length + 1), port: v.port }));
+}
+
+/**
+ * Start (or adopt) an extra local broker instance, e.g. `startInstance('kafka', {instance:
+ * 'faults', port: 29092})`, for tests that stop or restart their broker: the shared default one
+ * is never touched. Resolves with its address once a client works.
+ * @param {'kafka' | 'rabbitmq'} name
+ * @param {{instance: string, port?: number, timeoutMs?: number}} o
+ * @returns {Promise<{address: string, started: boolean}>}
+ */
+export async function startInstance(name, o) {
+  if (!o?.instance || o.instance === 'default') throw new Error('startInstance needs an instance name');
+  const inst = instanceOf(name, o);
+  ensureDir(cacheRoot());
+  writeFileSync(
+    instancesFile(),
+    JSON.stringify({ ...readInstances(), [`${name}/${inst.name}`]: { port: inst.port } }, null, 2),
+  );
+  return BROKERS[name].local.startLocal({ instance: inst, timeoutMs: o.timeoutMs });
+}
+
+/**
+ * Stop an extra instance started by `startInstance`. Idempotent.
+ * @param {'kafka' | 'rabbitmq'} name
+ * @param {{instance: string, hard?: boolean}} o
+ */
+export async function stopInstance(name, o) {
+  if (!o?.instance || o.instance === 'default') throw new Error('stopInstance needs an instance name');
+  return BROKERS[name].local.stopLocal(instanceOf(name, o), { hard: o.hard });
+}
+
+/**
+ * Stop a broker this launcher runs as a local process and start it again on the same port and
+ * data directory; resolves once a client works again. Without `instance`, the default broker
+ * (`up`'s); brokers from KAFKA_BROKERS/AMQP_URL, a foreign port or a container are refused.
+ * `hard`: SIGKILL instead of a clean shutdown. `downMs`: stay down this long before starting.
+ * @param {'kafka' | 'rabbitmq'} name
+ * @param {{instance?: string, hard?: boolean, downMs?: number, timeoutMs?: number, onDown?: () => unknown}} [o]
+ * @returns {Promise<{address: string, downForMs: number}>}
+ */
+export async function restart(name, o = {}) {
+  const b = BROKERS[name];
+  const inst = instanceOf(name, o);
+  if (!b.local.runningPid(inst)) {
+    throw new Error(
+      `${name}${o.instance ? ` instance ${o.instance}` : ''} is not a local broker this launcher started; ` +
+        "restart only stops and starts the launcher's own processes",
+    );
+  }
+  await b.local.stopLocal(inst, { hard: o.hard });
+  const t0 = Date.now();
+  await o.onDown?.();
+  if (o.downMs) await new Promise((r) => setTimeout(r, o.downMs));
+  const r = await b.local.startLocal({ instance: inst, timeoutMs: o.timeoutMs });
+  return { address: r.address, downForMs: Date.now() - t0 };
 }

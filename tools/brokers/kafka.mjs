@@ -10,7 +10,9 @@ import {
   cacheRoot,
   ensureDir,
   isAlive,
+  kill,
   log,
+  portClosed,
   readPid,
   run,
   spawnDetached,
@@ -31,31 +33,58 @@ export const PORT = 9092;
 const CONTROLLER_PORT = Number(process.env.TRACEWIRE_KAFKA_CONTROLLER_PORT || 9093);
 const MARKER = 'kafka.Kafka'; // in the java command line: tells our pid from a recycled one
 
-export function paths() {
-  const dir = join(cacheRoot(), `kafka-${KAFKA_VERSION}`);
+/**
+ * Which broker: the default one (9092, the shared cache dir) or a named extra instance with its
+ * own ports and data dir (fault tests restart theirs without touching the shared one).
+ * @typedef {{name: string, port: number, controllerPort: number}} Instance
+ * @param {{name?: string, port?: number, controllerPort?: number}} [o]
+ * @returns {Instance}
+ */
+export function instance(o = {}) {
+  const name = o.name ?? 'default';
+  if (name === 'default') return { name, port: PORT, controllerPort: CONTROLLER_PORT };
+  if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`kafka instance name must be [a-z0-9-]+, got ${name}`);
+  if (!o.port) throw new Error(`kafka instance ${name} needs a port`);
+  return { name, port: o.port, controllerPort: o.controllerPort ?? o.port + 1 };
+}
+
+/** @param {Instance} [inst] */
+export function paths(inst = instance()) {
+  const root = join(cacheRoot(), `kafka-${KAFKA_VERSION}`);
+  // The default instance keeps the original layout; extra ones live under instances/ and share the jars.
+  const dir = inst.name === 'default' ? root : join(root, 'instances', inst.name);
   return {
+    root,
     dir,
-    jars: join(dir, 'jars'),
+    jars: join(root, 'jars'),
+    jarsLock: join(root, '.jars-lock'),
     data: join(dir, 'data'),
     props: join(dir, 'server.properties'),
     log4j: join(dir, 'log4j2.properties'),
     pid: join(dir, 'kafka.pid'),
     lock: join(dir, '.lock'),
     log: join(dir, 'kafka.log'), // the broker's own output
-    setupLog: join(dir, 'setup.log'), // mvn + storage format
+    setupLog: join(root, 'setup.log'), // mvn + storage format
   };
 }
 
-/** Pid of a Kafka we launched that is still running, else undefined. */
-export function runningPid() {
-  const pid = readPid(paths().pid);
-  return isAlive(pid, MARKER) ? pid : undefined;
+/** Pid of a Kafka we launched (as `inst`) that is still running, else undefined. */
+export function runningPid(inst = instance()) {
+  const p = paths(inst);
+  // An extra instance's command line names its own properties file.
+  const pid = readPid(p.pid);
+  return isAlive(pid, inst.name === 'default' ? MARKER : p.props) ? pid : undefined;
 }
 
 /** Fetch the jars once; later runs find them in the cache. */
 async function ensureJars(p) {
   const done = join(p.jars, '.complete');
   if (existsSync(done)) return;
+  if (p.dir !== p.root) {
+    // An extra instance: fetch under the shared jars lock, the default instance may be doing it too.
+    ensureDir(p.root);
+    return withLock(p.jarsLock, () => ensureJars({ ...p, dir: p.root, root: p.root }));
+  }
   if (!which('mvn'))
     throw new Error(
       `Maven (mvn) is needed to fetch the Kafka ${KAFKA_VERSION} jars; install it or set KAFKA_BROKERS`,
@@ -95,16 +124,17 @@ async function ensureJars(p) {
   renameSync(tmp, p.jars); // atomic: a half-fetched classpath is never used
 }
 
-function writeConfig(p) {
+function writeConfig(p, inst) {
+  const { port, controllerPort } = inst;
   writeFileSync(
     p.props,
     [
       '# Written by tools/brokers/kafka.mjs on every start; edit the launcher, not this file.',
       'process.roles=broker,controller',
       'node.id=1',
-      `controller.quorum.bootstrap.servers=${HOST}:${CONTROLLER_PORT}`,
-      `listeners=PLAINTEXT://${HOST}:${PORT},CONTROLLER://${HOST}:${CONTROLLER_PORT}`,
-      `advertised.listeners=PLAINTEXT://${HOST}:${PORT}`,
+      `controller.quorum.bootstrap.servers=${HOST}:${controllerPort}`,
+      `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
+      `advertised.listeners=PLAINTEXT://${HOST}:${port}`,
       'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
@@ -162,7 +192,11 @@ function javaArgs(p, mainClass, extra) {
 async function ensureFormatted(p) {
   if (existsSync(join(p.data, 'meta.properties'))) return;
   rmSync(p.data, { recursive: true, force: true });
-  const clusterId = randomBytes(16).toString('base64url'); // what `kafka-storage random-uuid` prints
+  // What `kafka-storage random-uuid` prints; like Kafka's own, never starting with '-', which the
+  // storage tool would read as an option.
+  let clusterId;
+  do clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-'));
   log('kafka', `formatting storage in ${p.data} (cluster id ${clusterId})`);
   await run(
     'java',
@@ -173,36 +207,38 @@ async function ensureFormatted(p) {
 
 /**
  * Launch (or adopt an already launched) local Kafka and wait until it works.
+ * @param {{timeoutMs?: number, instance?: Instance}} [o]
  * @returns {Promise<{address: string, started: boolean}>}
  */
-export async function startLocal({ timeoutMs = 180_000 } = {}) {
-  const p = paths();
+export async function startLocal({ timeoutMs = 180_000, instance: inst = instance() } = {}) {
+  const p = paths(inst);
+  const { port } = inst;
   ensureDir(p.dir);
   return withLock(p.lock, async () => {
-    let pid = runningPid();
+    let pid = runningPid(inst);
     const started = !pid;
     if (!pid) {
-      if (await tcpOpen(HOST, PORT))
-        throw new Error(`${HOST}:${PORT} is taken by something that is not a working Kafka broker`);
+      if (await tcpOpen(HOST, port))
+        throw new Error(`${HOST}:${port} is taken by something that is not a working Kafka broker`);
       if (!which('java'))
         throw new Error('java (17+) is needed to run the local Kafka; install a JDK or set KAFKA_BROKERS');
       await ensureJars(p);
-      writeConfig(p);
+      writeConfig(p, inst);
       await ensureFormatted(p);
-      log('kafka', `starting Kafka ${KAFKA_VERSION} on ${HOST}:${PORT} (log: ${p.log})`);
+      log('kafka', `starting Kafka ${KAFKA_VERSION} (${inst.name}) on ${HOST}:${port} (log: ${p.log})`);
       const child = spawnDetached('java', javaArgs(p, MARKER, [p.props]), { logFile: p.log, cwd: p.dir });
       pid = child.pid;
       writeFileSync(p.pid, `${pid}\n`);
     } else {
-      log('kafka', `local Kafka already running (pid ${pid}); waiting for it to be ready`);
+      log('kafka', `local Kafka (${inst.name}) already running (pid ${pid}); waiting for it to be ready`);
     }
-    const address = `${HOST}:${PORT}`;
+    const address = `${HOST}:${port}`;
     const t0 = Date.now();
     try {
       await waitFor('local Kafka', () => kafkaReady(address, { createTopic: true }), {
         timeoutMs,
         maxDelayMs: 1000,
-        abort: () => (isAlive(pid, MARKER) ? undefined : 'the Kafka process exited'),
+        abort: () => (runningPid(inst) === pid ? undefined : 'the Kafka process exited'),
       });
     } catch (e) {
       throw new Error(`${e.message}\nlogs: ${p.log} ${p.setupLog}\n--- tail of ${p.log} ---\n${tail(p.log)}`);
@@ -212,14 +248,22 @@ export async function startLocal({ timeoutMs = 180_000 } = {}) {
   });
 }
 
-/** Stop the Kafka we launched, if any. Idempotent. */
-export async function stopLocal() {
-  const p = paths();
-  const pid = runningPid();
+/**
+ * Stop the Kafka we launched (as `inst`), if any. Idempotent. `hard` kills it (SIGKILL) instead of
+ * a controlled shutdown.
+ * @param {Instance} [inst]
+ * @param {{hard?: boolean}} [o]
+ */
+export async function stopLocal(inst = instance(), { hard = false } = {}) {
+  const p = paths(inst);
+  const pid = runningPid(inst);
   if (pid) {
-    log('kafka', `stopping local Kafka (pid ${pid})`);
-    await terminate(pid, 60_000); // SIGTERM = controlled shutdown, flushes logs
+    log('kafka', `stopping local Kafka (${inst.name}, pid ${pid}${hard ? ', SIGKILL' : ''})`);
+    if (hard) await kill(pid, inst.name === 'default' ? MARKER : p.props);
+    else await terminate(pid, 60_000); // SIGTERM = controlled shutdown, flushes logs
   }
   rmSync(p.pid, { force: true });
+  // The group leader can be gone a moment before its children close the listener.
+  if (pid) await portClosed(inst.port);
   return Boolean(pid);
 }

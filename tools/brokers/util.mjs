@@ -234,3 +234,21 @@ export async function terminate(pid, graceMs = 30_000) {
     await sleep(500);
   }
 }
+
+/** SIGKILL the process group and wait until `pid` (checked with `marker`) is gone. */
+export async function kill(pid, marker) {
+  killTree(pid, 'SIGKILL');
+  await waitFor(`exit of pid ${pid}`, async () => !isAlive(pid, marker), {
+    timeoutMs: 10_000,
+    maxDelayMs: 100,
+  });
+}
+
+/** Resolves once nothing accepts connections on 127.0.0.1:`port` (after a broker stopped). */
+export async function portClosed(port, timeoutMs = 30_000) {
+  await waitFor(`port ${port} to close`, async () => !(await tcpOpen('127.0.0.1', port, 500)), {
+    timeoutMs,
+    maxDelayMs: 200,
+    minDelayMs: 50,
+  });
+}

@@ -1,6 +1,7 @@
 // worker: consumes orders from Kafka, reserves every item at inventory (gRPC, in parallel), then
 // publishes the outcome to RabbitMQ. Env: KAFKA_BROKERS, ORDERS_TOPIC, KAFKA_GROUP,
-// INVENTORY_ADDRESS, AMQP_URL, NOTIFY_EXCHANGE.
+// INVENTORY_ADDRESS, AMQP_URL, NOTIFY_EXCHANGE; WORKER_KAFKA_CLIENT=platformatic consumes with
+// @platformatic/kafka (a `for await` stream with messageTracer) instead of KafkaJS.
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -51,19 +52,52 @@ async function handleOrder({ message }) {
   channel.publish(NOTIFY_EXCHANGE, event, Buffer.from(JSON.stringify({ id: order.id, event })));
 }
 
-const kafka = new Kafka({ clientId: 'worker', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.WARN });
-const consumer = kafka.consumer({ groupId: KAFKA_GROUP });
-consumer.on(consumer.events.GROUP_JOIN, () => console.log(`worker ready in group ${KAFKA_GROUP}`));
-await consumer.connect();
-await consumer.subscribe({ topics: [ORDERS_TOPIC], fromBeginning: true });
-// Each message is processed in a CONSUMER span `process {topic}`, child of the producer's span.
-await consumer.run({ eachMessage: traceEachMessage(handleOrder, { groupId: KAFKA_GROUP }) });
+/** KafkaJS: each message is processed in a CONSUMER span `process {topic}`, child of the producer's span. */
+async function consumeWithKafkajs() {
+  const kafka = new Kafka({ clientId: 'worker', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.WARN });
+  const consumer = kafka.consumer({ groupId: KAFKA_GROUP });
+  consumer.on(consumer.events.GROUP_JOIN, () => console.log(`worker ready in group ${KAFKA_GROUP}`));
+  await consumer.connect();
+  await consumer.subscribe({ topics: [ORDERS_TOPIC], fromBeginning: true });
+  await consumer.run({ eachMessage: traceEachMessage(handleOrder, { groupId: KAFKA_GROUP }) });
+  return () => consumer.disconnect();
+}
+
+/** @platformatic/kafka (2.x where Node allows it, else 1.x): the same span, from `traceMessage`. */
+async function consumeWithPlatformatic() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  const has2x = major > 24 || (major === 24 && minor >= 6) || (major === 22 && minor >= 22) || major === 23;
+  const { Consumer, MessagesStreamModes } = await import(
+    has2x ? '@platformatic/kafka' : 'platformatic-kafka1'
+  );
+  const { messageTracer } = await import('@tracewire/platformatic-kafka');
+  const consumer = new Consumer({
+    groupId: KAFKA_GROUP,
+    clientId: 'worker',
+    bootstrapBrokers: KAFKA_BROKERS.split(','),
+  });
+  const stream = await consumer.consume({ topics: [ORDERS_TOPIC], mode: MessagesStreamModes.EARLIEST });
+  console.log(`worker ready in group ${KAFKA_GROUP} (@platformatic/kafka)`);
+  const traceMessage = messageTracer();
+  const reading = (async () => {
+    for await (const message of stream) await traceMessage(message, () => handleOrder({ message }));
+  })();
+  return async () => {
+    await stream.close();
+    await reading.catch(() => {});
+    await consumer.close(true);
+  };
+}
+
+const stopConsuming = await (process.env.WORKER_KAFKA_CLIENT === 'platformatic'
+  ? consumeWithPlatformatic()
+  : consumeWithKafkajs());
 
 // A graceful stop: finish the current message and leave the group, then flush the last spans.
 // `on`, not `once`: while the app still listens, startTracing only flushes and lets the app exit.
 process.on('SIGTERM', async () => {
   try {
-    await consumer.disconnect();
+    await stopConsuming();
     await connection.close();
   } finally {
     await tracing.shutdown();

@@ -6,8 +6,15 @@ import { injectedHeaders, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, isTraced, markTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 
-/** Any function with fetch's signature: the global fetch, undici's, a wrapper of either. */
+/** A function with the global fetch's signature. */
 export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/**
+ * What `traceFetch` can wrap: the global fetch, undici's own (its Request, RequestInit and Response
+ * are undici's types, which differ from the global ones from version to version), a wrapper of
+ * either. Only what the wrapper relies on is required; the result has the wrapped function's type.
+ */
+export type FetchLike = (input: string, init?: { method?: string }) => PromiseLike<{ status: number }>;
 
 /** What fetch reads from a `Request` passed as its first argument. */
 interface RequestLike {
@@ -22,7 +29,10 @@ interface RequestLike {
  * goes out in the request headers. The span ends when the response headers arrive (ERROR for a
  * status >= 400) or when the call rejects. The promise, response and errors are fetch's own.
  */
-export function traceFetch<F extends FetchFunction>(fetchImpl?: F, options?: HttpClientOptions): F;
+export function traceFetch<F extends FetchLike = FetchFunction>(
+  fetchImpl?: F,
+  options?: HttpClientOptions,
+): F;
 export function traceFetch(
   fetchImpl: FetchFunction = globalThis.fetch,
   { enabled = true, ...tracing }: HttpClientOptions = {},

@@ -1,5 +1,5 @@
 export type { HttpClientOptions } from './options.js';
-export type { FetchFunction } from './fetch.js';
+export type { FetchFunction, FetchLike } from './fetch.js';
 export { traceFetch } from './fetch.js';
 export type { Dispatch, DispatchInterceptor, DispatchOptions } from './interceptor.js';
 export { traceInterceptor } from './interceptor.js';

@@ -1,3 +1,5 @@
+import { diag } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import {
@@ -43,5 +45,34 @@ export function createOtlpExporter(protocol: OtlpProtocol, options: OtlpExporter
   if (options.url !== undefined) config.url = options.url;
   if (options.headers !== undefined) config.headers = options.headers;
   if (options.timeoutMillis !== undefined) config.timeoutMillis = options.timeoutMillis;
-  return protocol === 'http/json' ? new OTLPTraceExporter(config) : new OtlpProtobufTraceExporter(config);
+  const exporter =
+    protocol === 'http/json' ? new OTLPTraceExporter(config) : new OtlpProtobufTraceExporter(config);
+  return reportingOnce(exporter, options.url ?? 'the OTLP endpoint');
+}
+
+/**
+ * Reports failed exports through `diag` once per outage (again only after an export has worked),
+ * and tells the span processor every export worked: otherwise the SDK's global error handler logs
+ * each failed batch, flooding the app's logs while a collector is down. Spans of a failed export
+ * are dropped either way; the SDK does not retry a batch.
+ */
+export function reportingOnce(exporter: SpanExporter, target: string): SpanExporter {
+  let failing = false;
+  return {
+    export(spans, resultCallback) {
+      exporter.export(spans, (result) => {
+        if (result.code === ExportResultCode.SUCCESS) failing = false;
+        else if (!failing) {
+          failing = true;
+          diag.warn(
+            `@tracewire/node: exporting spans to ${target} failed; spans are dropped until an export works again`,
+            result.error,
+          );
+        }
+        resultCallback({ code: ExportResultCode.SUCCESS });
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
+  };
 }

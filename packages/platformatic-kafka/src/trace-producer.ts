@@ -1,0 +1,353 @@
+import type { Attributes } from '@opentelemetry/api';
+import {
+  type MessageSend,
+  type MessageSendOptions,
+  type MessageSendSpans,
+  type OutgoingMessage,
+  createMessageSendSpans,
+  isPromiseLike,
+  reportOnce,
+} from '@tracewire/core';
+import {
+  ATTR_KAFKA_MESSAGE_KEY,
+  ATTR_KAFKA_MESSAGE_TOMBSTONE,
+  ATTR_KAFKA_OFFSET,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_PARTITION_ID,
+  ATTR_MESSAGING_MESSAGE_BODY_SIZE,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  ATTR_MESSAGING_SYSTEM_NAME,
+  MESSAGING_SYSTEM_KAFKA,
+} from './attributes.js';
+import { keyText } from './consumer-spans.js';
+import {
+  type HeaderFormat,
+  type OutgoingHeaders,
+  kafkaHeaderGetter,
+  kafkaHeaderSetter,
+  removeKafkaHeader,
+} from './headers.js';
+import { IDENTITY, PACKAGE_NAME } from './identity.js';
+
+/** Options of {@link traceProducer}. */
+export interface ProducerTracingOptions extends MessageSendOptions {
+  /**
+   * How the trace headers are written, to suit the producer's header serializers: `'buffer'`
+   * (default) for a producer without serializers, `'string'` for `stringSerializers` or any
+   * header serializer that takes strings.
+   */
+  headerFormat?: HeaderFormat;
+}
+
+/** What {@link traceProducer} wraps: a `Producer`, or anything with its `send(options, callback?)`. */
+export interface KafkaSender {
+  send(...args: never[]): unknown;
+}
+
+type Callback = (error: unknown, result?: unknown) => unknown;
+type Method = (...args: unknown[]) => unknown;
+
+interface MessageLike {
+  topic?: unknown;
+  key?: unknown;
+  value?: unknown;
+  partition?: unknown;
+  headers?: unknown;
+}
+
+/** A send in flight: its spans, and per message where it goes as far as known before sending. */
+interface Pending {
+  readonly scope: MessageSend;
+  readonly topics: string[];
+  readonly partitions: Array<number | undefined>;
+}
+
+const PREPARE_FAILED = `${PACKAGE_NAME}: tracing a send failed; the messages go out untraced`;
+const FINISH_FAILED = `${PACKAGE_NAME}: reading the send result failed`;
+
+/**
+ * Wraps a @platformatic/kafka producer so that `send` (promise or callback style) and the `send`
+ * of the transactions `beginTransaction` opens trace their messages: one PRODUCER `send {topic}`
+ * span for a single message; for several, a PRODUCER `create {topic}` span per message and one
+ * CLIENT `send` span linking to them (or, with `createSpans: false`, one PRODUCER `send` span in
+ * every message). Messages are copied, never changed in place; a message that already carries a
+ * trace context is sent as it is. Everything else is the producer's own, called on the producer
+ * itself (its private fields need the real `this`).
+ */
+export function traceProducer<Sender extends KafkaSender>(
+  producer: Sender,
+  options: ProducerTracingOptions = {},
+): Sender {
+  if (producer === null || typeof producer !== 'object' || typeof producer.send !== 'function') {
+    throw new TypeError(
+      `${PACKAGE_NAME}: traceProducer needs a @platformatic/kafka producer, got ${String(producer)}`,
+    );
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${PACKAGE_NAME}: options must be an object, got ${String(options)}`);
+  }
+  // Wrapping twice would send two span sets per message; the first wrapper is enough.
+  if (traced.has(producer)) return producer;
+  const { headerFormat = 'buffer' } = options;
+  if (headerFormat !== 'buffer' && headerFormat !== 'string') {
+    throw new TypeError(
+      `${PACKAGE_NAME}: headerFormat must be 'buffer' or 'string', got ${String(headerFormat)}`,
+    );
+  }
+  const spans = createMessageSendSpans<OutgoingHeaders>(options, IDENTITY, {
+    getter: kafkaHeaderGetter,
+    setter: kafkaHeaderSetter(headerFormat),
+    remove: removeKafkaHeader,
+  });
+  return wrapSender(producer, spans);
+}
+
+const traced = new WeakSet<object>();
+
+/** A proxy that replaces `send` (and `beginTransaction`, when there is one) and forwards the rest. */
+function wrapSender<Target extends object>(target: Target, spans: MessageSendSpans<OutgoingHeaders>): Target {
+  const original = (name: string): Method => Reflect.get(target, name) as Method;
+
+  function send(sendOptions: unknown, callback?: unknown): unknown {
+    const pending = prepare(spans, sendOptions);
+    const sendMethod = original('send');
+    if (!pending) return sendMethod.call(target, sendOptions, callback);
+    const tracedOptions = pending.options;
+    if (typeof callback === 'function') {
+      const tracedCallback = function tracedCallback(
+        this: unknown,
+        error: unknown,
+        result?: unknown,
+      ): unknown {
+        finish(pending, error, result);
+        return (callback as Callback).call(this, error, result);
+      };
+      try {
+        return sendMethod.call(target, tracedOptions, tracedCallback);
+      } catch (error) {
+        finish(pending, error ?? new Error('send threw'), undefined);
+        throw error;
+      }
+    }
+    let result: unknown;
+    try {
+      result = sendMethod.call(target, tracedOptions);
+    } catch (error) {
+      finish(pending, error ?? new Error('send threw'), undefined);
+      throw error;
+    }
+    if (!isPromiseLike(result)) {
+      finish(pending, undefined, result);
+      return result;
+    }
+    // A new promise, not handlers on the original: an unhandled rejection stays unhandled.
+    return result.then(
+      (value: unknown) => {
+        finish(pending, undefined, value);
+        return value;
+      },
+      (error: unknown) => {
+        finish(pending, error ?? new Error('send rejected'), undefined);
+        throw error;
+      },
+    );
+  }
+
+  function beginTransaction(...args: unknown[]): unknown {
+    const begin = original('beginTransaction');
+    const last = args.length > 0 ? args[args.length - 1] : undefined;
+    if (typeof last === 'function') {
+      args[args.length - 1] = function tracedBegin(
+        this: unknown,
+        error: unknown,
+        transaction?: unknown,
+      ): unknown {
+        return (last as Callback).call(
+          this,
+          error,
+          error ? transaction : wrapTransaction(transaction, spans),
+        );
+      };
+      return begin.apply(target, args);
+    }
+    const result = begin.apply(target, args);
+    if (!isPromiseLike(result)) return result;
+    return result.then((transaction: unknown) => wrapTransaction(transaction, spans));
+  }
+
+  const replacements: Record<string, unknown> = { send };
+  if (typeof Reflect.get(target, 'beginTransaction') === 'function')
+    replacements.beginTransaction = beginTransaction;
+  const bound = new Map<unknown, unknown>();
+  const proxy = new Proxy(target, {
+    get(object, property) {
+      if (typeof property === 'string' && Object.hasOwn(replacements, property))
+        return replacements[property];
+      // The target as receiver: getters and methods read private fields, which a proxy lacks.
+      const value = Reflect.get(object, property);
+      if (typeof value !== 'function') return value;
+      let method = bound.get(value);
+      if (method === undefined) {
+        method = (value as Method).bind(object);
+        bound.set(value, method);
+      }
+      return method;
+    },
+    set(object, property, value) {
+      return Reflect.set(object, property, value);
+    },
+  });
+  traced.add(proxy);
+  return proxy;
+}
+
+function wrapTransaction(transaction: unknown, spans: MessageSendSpans<OutgoingHeaders>): unknown {
+  if (transaction === null || typeof transaction !== 'object') return transaction;
+  if (typeof (transaction as Partial<KafkaSender>).send !== 'function' || traced.has(transaction))
+    return transaction;
+  return wrapSender(transaction, spans);
+}
+
+interface Prepared extends Pending {
+  readonly options: unknown;
+}
+
+/** The traced copy of the send options and its spans; undefined to send untraced (the client then validates). */
+function prepare(spans: MessageSendSpans<OutgoingHeaders>, sendOptions: unknown): Prepared | undefined {
+  if (sendOptions === null || typeof sendOptions !== 'object') return undefined;
+  const { messages } = sendOptions as { messages?: unknown };
+  if (!Array.isArray(messages) || messages.length === 0) return undefined;
+  try {
+    const count = messages.length;
+    const copies: unknown[] = new Array(count);
+    const outgoing: Array<OutgoingMessage<OutgoingHeaders>> = new Array(count);
+    const topics: string[] = new Array(count);
+    const partitions: Array<number | undefined> = new Array(count);
+    let oneTopic: string | undefined;
+    for (let i = 0; i < count; i++) {
+      const message = messages[i] as MessageLike;
+      if (message === null || typeof message !== 'object') return undefined;
+      const { topic, headers } = message;
+      if (typeof topic !== 'string' || topic === '') return undefined;
+      if (headers !== undefined && headers !== null && typeof headers !== 'object') return undefined;
+      const carrier: OutgoingHeaders =
+        headers instanceof Map
+          ? new Map(headers)
+          : headers
+            ? { ...(headers as Record<string, unknown>) }
+            : new Map();
+      copies[i] = { ...message, headers: carrier };
+      outgoing[i] = {
+        carrier,
+        destination: topic,
+        attributes: messageAttributes(topic, message, count === 1 ? 'send' : 'create'),
+      };
+      topics[i] = topic;
+      partitions[i] = Number.isInteger(message.partition) ? (message.partition as number) : undefined;
+      oneTopic = i === 0 || oneTopic === topic ? topic : undefined;
+    }
+    const scope = spans.start({ destination: oneTopic, attributes: callAttributes(oneTopic) }, outgoing);
+    return { options: { ...sendOptions, messages: copies }, scope, topics, partitions };
+  } catch (error) {
+    reportOnce(PREPARE_FAILED, error);
+    return undefined;
+  }
+}
+
+function messageAttributes(
+  topic: string,
+  { key, value, partition }: MessageLike,
+  operation: 'send' | 'create',
+): Attributes {
+  // A literal, not a spread of shared defaults: V8 builds it several times faster. The operation
+  // is core's to set; naming it here already keeps the copy core makes in one object shape.
+  const attributes: Attributes = {
+    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
+    [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
+    [ATTR_MESSAGING_OPERATION_TYPE]: operation,
+    [ATTR_MESSAGING_OPERATION_NAME]: operation,
+    [ATTR_MESSAGING_DESTINATION_NAME]: topic,
+  };
+  const text = keyText(key);
+  if (text !== undefined) attributes[ATTR_KAFKA_MESSAGE_KEY] = text;
+  if (Number.isInteger(partition)) attributes[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(partition);
+  if (typeof value === 'string') attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = Buffer.byteLength(value);
+  else if (value instanceof Uint8Array) attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = value.length;
+  else if (value === null || value === undefined) attributes[ATTR_KAFKA_MESSAGE_TOMBSTONE] = true;
+  return attributes;
+}
+
+/** What the send span of the call records besides the operation (core adds it, and the batch count). */
+function callAttributes(topic: string | undefined): Attributes {
+  const attributes: Attributes = {
+    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
+    [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
+  };
+  if (topic !== undefined) attributes[ATTR_MESSAGING_DESTINATION_NAME] = topic;
+  return attributes;
+}
+
+/** Records the outcome, then ends every span of the send. */
+function finish(pending: Pending, error: unknown, result: unknown): void {
+  const { scope } = pending;
+  if (error) {
+    scope.fail(error);
+    return;
+  }
+  try {
+    const offsets = (result as { offsets?: unknown } | undefined)?.offsets;
+    if (Array.isArray(offsets) && offsets.length > 0) recordPlacement(pending, offsets);
+  } catch (failure) {
+    reportOnce(FINISH_FAILED, failure);
+  }
+  scope.succeed();
+}
+
+/**
+ * The client answers per topic-partition with the offset of the first message written there.
+ * A message's partition is known when it named one or its topic went to a single partition; its
+ * offset only when every message of that topic maps, counting in order.
+ */
+function recordPlacement(pending: Pending, offsets: unknown[]): void {
+  const { scope, topics, partitions } = pending;
+  const base = new Map<string, Map<number, bigint | undefined>>();
+  for (const entry of offsets as Array<{ topic?: unknown; partition?: unknown; offset?: unknown }>) {
+    if (entry === null || typeof entry !== 'object') continue;
+    const { topic, partition, offset } = entry;
+    if (typeof topic !== 'string' || !Number.isInteger(partition)) continue;
+    let byPartition = base.get(topic);
+    if (!byPartition) {
+      byPartition = new Map();
+      base.set(topic, byPartition);
+    }
+    byPartition.set(partition as number, typeof offset === 'bigint' && offset >= 0n ? offset : undefined);
+  }
+  const placed = topics.map((topic, i): number | undefined => {
+    const byPartition = base.get(topic);
+    if (!byPartition) return undefined;
+    const given = partitions[i];
+    if (given !== undefined) return byPartition.has(given) ? given : undefined;
+    return byPartition.size === 1 ? (byPartition.keys().next().value as number) : undefined;
+  });
+  const unmapped = new Set(topics.filter((_, i) => placed[i] === undefined));
+  const next = new Map<string, bigint>();
+  for (let i = 0; i < topics.length; i++) {
+    // The span of this message alone; none when it shares the send span or kept its own context.
+    const target = scope.messageScope(i);
+    const at = placed[i];
+    if (!target || at === undefined) continue;
+    const topic = topics[i] as string;
+    const placement: Attributes = {};
+    if (partitions[i] === undefined) placement[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(at);
+    const first = base.get(topic)?.get(at);
+    if (first !== undefined && !unmapped.has(topic)) {
+      const slot = `$at:$topic`;
+      const offset = next.get(slot) ?? first;
+      next.set(slot, offset + 1n);
+      if (offset <= BigInt(Number.MAX_SAFE_INTEGER)) placement[ATTR_KAFKA_OFFSET] = Number(offset);
+    }
+    target.setAttributes(placement);
+  }
+}

@@ -1,0 +1,57 @@
+// The compatibility matrix: one entry per setup (runtime, module format, bundler). A new runtime
+// or bundler row is one entry here, plus, for a new bundler, its branch in app/bundle.mjs.
+import { bunBinary, denoBinary } from './runtimes.js';
+
+export type Runtime = 'node' | 'bun' | 'deno';
+export type Bundler = 'esbuild' | 'webpack' | 'rollup';
+
+export interface Setup {
+  id: string;
+  /** What the README table calls it. */
+  label: string;
+  runtime: Runtime;
+  format: 'esm' | 'cjs';
+  bundler?: Bundler;
+  /** Whether the KafkaJS, amqplib and gRPC round trips run in this setup too. */
+  messaging?: boolean;
+}
+
+export const setups: Setup[] = [
+  { id: 'node-esm', label: 'Node, ESM', runtime: 'node', format: 'esm', messaging: true },
+  { id: 'node-cjs', label: 'Node, CommonJS', runtime: 'node', format: 'cjs' },
+  {
+    id: 'esbuild-esm',
+    label: 'Node, esbuild bundle (ESM)',
+    runtime: 'node',
+    format: 'esm',
+    bundler: 'esbuild',
+  },
+  {
+    id: 'esbuild-cjs',
+    label: 'Node, esbuild bundle (CJS)',
+    runtime: 'node',
+    format: 'cjs',
+    bundler: 'esbuild',
+  },
+  {
+    id: 'webpack',
+    label: 'Node, webpack 5 bundle (CJS)',
+    runtime: 'node',
+    format: 'cjs',
+    bundler: 'webpack',
+  },
+  { id: 'rollup', label: 'Node, rollup bundle (ESM)', runtime: 'node', format: 'esm', bundler: 'rollup' },
+  { id: 'bun-esm', label: 'Bun, ESM', runtime: 'bun', format: 'esm', messaging: true },
+  { id: 'bun-cjs', label: 'Bun, CommonJS', runtime: 'bun', format: 'cjs' },
+  { id: 'deno-esm', label: 'Deno, ESM', runtime: 'deno', format: 'esm', messaging: true },
+  { id: 'deno-cjs', label: 'Deno, CommonJS', runtime: 'deno', format: 'cjs' },
+];
+
+/** The command that runs `file` (relative to the app) in a setup's runtime, with an optional preload. */
+export function command(setup: Setup, file: string, preload?: string): string[] {
+  if (setup.runtime === 'bun') return [bunBinary(), 'run', ...(preload ? ['--preload', preload] : []), file];
+  if (setup.runtime === 'deno')
+    return [denoBinary(), 'run', '-A', ...(preload ? ['--preload', preload] : []), file];
+  const flag = preload?.endsWith('.cjs') ? '--require' : '--import';
+  return [process.execPath, ...(preload ? [flag, preload] : []), file];
+}
