@@ -8,19 +8,39 @@ import {
   propagation,
 } from '@opentelemetry/api';
 import { type BaggageMember, formatBaggage, parseBaggage } from './baggage.js';
+import { reportOnce } from './report.js';
 
 export const BAGGAGE_HEADER = 'baggage';
 
 /** W3C Baggage as an OpenTelemetry `TextMapPropagator`, properties kept as entry metadata. */
 export class BaggagePropagator implements TextMapPropagator {
+  /** Never throws: a failing setter or a hostile baggage is reported once through `diag`. */
   inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
+    try {
+      this.#inject(context, carrier, setter);
+    } catch (error) {
+      reportOnce('@tracewire/core: baggage could not be injected', error);
+    }
+  }
+
+  #inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
     const baggage = propagation.getBaggage(context);
     if (!baggage) return;
     const header = formatBaggage(toMembers(baggage.getAllEntries()));
     if (header) setter.set(carrier, BAGGAGE_HEADER, header);
   }
 
+  /** Never throws: when the getter or carrier throws, the context comes back as it was. */
   extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
+    try {
+      return this.#extract(context, carrier, getter);
+    } catch (error) {
+      reportOnce('@tracewire/core: baggage could not be extracted', error);
+      return context;
+    }
+  }
+
+  #extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
     const members = parseBaggage(getter.get(carrier, BAGGAGE_HEADER));
     if (!members) return context;
     // A null prototype: `__proto__` is a valid baggage key and must stay plain data.
@@ -38,9 +58,20 @@ export class BaggagePropagator implements TextMapPropagator {
   }
 }
 
+/** An entry that cannot be read (its metadata's `toString` throws, say) is left out. */
 function* toMembers(entries: Array<[string, BaggageEntry]>): Iterable<BaggageMember> {
-  for (const [key, entry] of entries) {
-    const properties = entry.metadata?.toString();
-    yield properties ? { key, value: entry.value, properties } : { key, value: entry.value };
+  for (const item of entries) {
+    let member: BaggageMember;
+    try {
+      const [key, entry] = item;
+      const properties: unknown = entry.metadata?.toString();
+      member =
+        typeof properties === 'string' && properties !== ''
+          ? { key, value: entry.value, properties }
+          : { key, value: entry.value };
+    } catch {
+      continue;
+    }
+    yield member;
   }
 }

@@ -45,21 +45,53 @@ function hexValue(code: number): number {
   return code <= 0x39 ? code - 0x30 : code - 0x57;
 }
 
+/** The value of a hex digit of either case (percent-encoding allows both), or -1. */
+export function hexDigitValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
 const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function formatHexByte(value: number): string {
   return HEX_BYTES[value & 0xff]!;
 }
 
-/** A header value as a single string: several values (repeated headers) are joined with commas. */
+/**
+ * A header value as a single string: several values (repeated headers) are joined with commas.
+ * Anything but a string or an array of strings gives `undefined`, as does an array that throws
+ * when read (a Proxy, a throwing getter): each item is read once.
+ */
 export function joinHeaderValues(value: unknown, maxLength: number): string | undefined {
   if (typeof value === 'string') return value.length <= maxLength ? value : undefined;
-  if (!Array.isArray(value)) return undefined;
-  let total = 0;
-  for (const item of value) {
-    if (typeof item !== 'string') return undefined;
-    total += item.length + 1;
-    if (total > maxLength + 1) return undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  try {
+    if (!Array.isArray(value)) return undefined;
+    const count: unknown = value.length;
+    // Each item takes at least its comma, so a longer list cannot fit.
+    if (typeof count !== 'number' || count > maxLength + 1) return undefined;
+    let joined = '';
+    for (let i = 0; i < count; i++) {
+      const item: unknown = value[i];
+      if (typeof item !== 'string') return undefined;
+      if (joined.length + item.length + (i > 0 ? 1 : 0) > maxLength) return undefined;
+      joined = i > 0 ? `${joined},${item}` : item;
+    }
+    return joined;
+  } catch {
+    return undefined;
   }
-  return value.join(',');
+}
+
+/** The only item of a one-item array of strings, or `undefined`; never throws. */
+export function singleHeaderValue(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  try {
+    if (!Array.isArray(value) || value.length !== 1) return undefined;
+    const item: unknown = value[0];
+    return typeof item === 'string' ? item : undefined;
+  } catch {
+    return undefined;
+  }
 }

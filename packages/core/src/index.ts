@@ -16,10 +16,11 @@ export {
   MAX_TRACESTATE_MEMBERS,
   MAX_TRACESTATE_LENGTH,
 } from './tracestate.js';
-export type { BaggageMember } from './baggage.js';
+export type { BaggageMember, BaggageProperty } from './baggage.js';
 export {
   parseBaggage,
   formatBaggage,
+  decodeBaggageProperties,
   isBaggageKey,
   MAX_BAGGAGE_LENGTH,
   MAX_BAGGAGE_MEMBERS,

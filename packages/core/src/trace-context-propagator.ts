@@ -8,6 +8,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { formatHexByte } from './chars.js';
+import { reportOnce } from './report.js';
 import {
   TRACE_FLAG_RANDOM,
   TRACE_FLAG_SAMPLED,
@@ -48,7 +49,16 @@ export class TraceContextPropagator implements TextMapPropagator {
     this.#maxTracestateLength = maxTracestateLength;
   }
 
+  /** Never throws: a failing setter or a hostile span context is reported once through `diag`. */
   inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
+    try {
+      this.#inject(context, carrier, setter);
+    } catch (error) {
+      reportOnce('@tracewire/core: trace context could not be injected', error);
+    }
+  }
+
+  #inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
     const spanContext = trace.getSpanContext(context);
     if (
       !spanContext ||
@@ -77,7 +87,17 @@ export class TraceContextPropagator implements TextMapPropagator {
     }
   }
 
+  /** Never throws: when the getter or carrier throws, the context comes back as it was. */
   extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
+    try {
+      return this.#extract(context, carrier, getter);
+    } catch (error) {
+      reportOnce('@tracewire/core: trace context could not be extracted', error);
+      return context;
+    }
+  }
+
+  #extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
     const traceparent = parseTraceparent(getter.get(carrier, TRACEPARENT_HEADER));
     if (!traceparent) return context;
     const tracestateHeader = getter.get(carrier, TRACESTATE_HEADER);

@@ -1,4 +1,4 @@
-import { formatHexByte, isOwsCode, parseHexByte, skipOws, trimOwsEnd } from './chars.js';
+import { formatHexByte, isOwsCode, parseHexByte, singleHeaderValue, skipOws, trimOwsEnd } from './chars.js';
 
 /** The parsed fields of a `traceparent` header. */
 export interface TraceParent {
@@ -38,12 +38,8 @@ const ZERO_SPAN_ID = '0'.repeat(16);
  * invalid, including two header values (an array of more than one), and never throws.
  */
 export function parseTraceparent(value: unknown): TraceParent | undefined {
-  let header = value;
-  if (typeof header !== 'string' && Array.isArray(header)) {
-    if (header.length !== 1) return undefined;
-    header = header[0];
-  }
-  if (typeof header !== 'string' || header.length > MAX_TRACEPARENT_LENGTH) return undefined;
+  const header = typeof value === 'string' ? value : singleHeaderValue(value);
+  if (header === undefined || header.length > MAX_TRACEPARENT_LENGTH) return undefined;
 
   let start = 0;
   let end = header.length;
@@ -105,11 +101,21 @@ export function isValidSpanId(spanId: unknown): spanId is string {
 }
 
 /**
- * Formats a version `00` traceparent. Flags other than sampled and random go out as 0.
- * Returns `undefined` when the ids are not valid.
+ * Formats a version `00` traceparent. Flags other than sampled and random go out as 0, as do flags
+ * that are not a number. Returns `undefined` when the ids are not valid, when `fields` is not an
+ * object, or when reading it throws; each field is read once. Never throws.
  */
 export function formatTraceparent(fields: TraceParentFields): string | undefined {
-  if (!fields || !isValidTraceId(fields.traceId) || !isValidSpanId(fields.spanId)) return undefined;
-  const flags = typeof fields.traceFlags === 'number' ? fields.traceFlags & KNOWN_TRACE_FLAGS : 0;
-  return `00-${fields.traceId}-${fields.spanId}-${formatHexByte(flags)}`;
+  if (fields === null || typeof fields !== 'object') return undefined;
+  let traceId: unknown;
+  let spanId: unknown;
+  let traceFlags: unknown;
+  try {
+    ({ traceId, spanId, traceFlags } = fields);
+  } catch {
+    return undefined;
+  }
+  if (!isValidTraceId(traceId) || !isValidSpanId(spanId)) return undefined;
+  const flags = typeof traceFlags === 'number' ? traceFlags & KNOWN_TRACE_FLAGS : 0;
+  return `00-${traceId}-${spanId}-${formatHexByte(flags)}`;
 }

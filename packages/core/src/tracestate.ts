@@ -20,6 +20,9 @@ interface Members {
 
 const NO_MEMBERS: Members = { keys: [], values: [], serialized: '' };
 
+/** Builds an instance from validated members, or from a received header parsed on first use. */
+let createTraceState!: (members: Members | undefined, pending?: string) => TraceState;
+
 /**
  * An immutable W3C `tracestate` list. It implements OpenTelemetry's `TraceState`, so it can
  * sit in a `SpanContext`; every mutator returns a new instance.
@@ -37,18 +40,13 @@ export class TraceState implements OtelTraceState {
     this.#pending = pending;
   }
 
+  static {
+    // The module's own way in: no public factory can be handed unvalidated members.
+    createTraceState = (members, pending) => new TraceState(members, pending);
+  }
+
   static empty(): TraceState {
     return EMPTY;
-  }
-
-  /** @internal A received header (already joined and within the size cap), parsed on first use. */
-  static deferred(header: string): TraceState {
-    return new TraceState(undefined, header);
-  }
-
-  /** @internal Built by the parser from members it already validated. */
-  static fromMembers(members: Members): TraceState {
-    return new TraceState(members);
   }
 
   #resolve(): Members {
@@ -107,9 +105,11 @@ export class TraceState implements OtelTraceState {
 
   /**
    * The header value shortened to at most `maxLength` characters by removing whole members:
-   * first those longer than 128 characters, then from the end of the list.
+   * first those longer than 128 characters, then from the end of the list. A limit that is not a
+   * number, or NaN, gives `''` (nothing is sent).
    */
   serializeWithin(maxLength: number): string {
+    if (typeof maxLength !== 'number' || Number.isNaN(maxLength)) return '';
     const full = this.serialize();
     if (full.length <= maxLength) return full;
     const members = this.entries().map(([key, value]) => `${key}=${value}`);
@@ -126,7 +126,7 @@ export class TraceState implements OtelTraceState {
   }
 }
 
-const EMPTY = TraceState.fromMembers(NO_MEMBERS);
+const EMPTY = createTraceState(NO_MEMBERS);
 
 function withSerialized(keys: readonly string[], values: readonly string[]): Members {
   return { keys, values, serialized: keys.map((key, i) => `${key}=${values[i]}`).join(',') };
@@ -141,13 +141,13 @@ export function parseTracestate(value: unknown): TraceState | undefined {
   const header = joinHeaderValues(value, MAX_TRACESTATE_LENGTH);
   if (header === undefined) return undefined;
   const members = parseMembers(header);
-  return members ? TraceState.fromMembers(members) : undefined;
+  return members ? createTraceState(members) : undefined;
 }
 
 /** The propagator's path: only the size cap is checked now, the rest on first use. */
 export function deferTracestate(value: unknown): TraceState | undefined {
   const header = joinHeaderValues(value, MAX_TRACESTATE_LENGTH);
-  return header ? TraceState.deferred(header) : undefined;
+  return header ? createTraceState(undefined, header) : undefined;
 }
 
 function parseMembers(header: string): Members | undefined {

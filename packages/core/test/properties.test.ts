@@ -2,6 +2,7 @@
 // format(parse(x)) round-trips for valid x.
 import fc from 'fast-check';
 import {
+  decodeBaggageProperties,
   formatBaggage,
   formatTraceparent,
   headerGetter,
@@ -148,7 +149,50 @@ describe('baggage', () => {
     const hostile = { traceparent: { toString: 'x' }, tracestate: { valueOf: 1 } } as never;
     expect(() => new TraceContextPropagator().extract(ROOT_CONTEXT, hostile, headerGetter)).not.toThrow();
   });
+  it('percent-decoding any octets agrees with Node’s UTF-8 decoder (U+FFFD per maximal subpart)', () => {
+    // Each octet goes out as %XX in random case, or as itself when it is a plain baggage-octet.
+    const octet = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.boolean(), fc.boolean());
+    fc.assert(
+      fc.property(fc.array(octet, { maxLength: 60 }), (octets) => {
+        const value = octets
+          .map(([byte, upper, raw]) =>
+            raw && isPlainOctet(byte) ? String.fromCharCode(byte) : `%${hexCase(byte, upper)}`,
+          )
+          .join('');
+        const expected = Buffer.from(octets.map(([byte]) => byte)).toString('utf8');
+        expect(parseBaggage(`k=${value}`)).toEqual([{ key: 'k', value: expected }]);
+        expect(decodeBaggageProperties(`p=${value}`)).toEqual([{ key: 'p', value: expected }]);
+      }),
+      RUNS,
+    );
+  });
+  it('parse(format(parse(x))) equals parse(x): decoded values, U+FFFD included, re-encode exactly', () => {
+    const header = fc.string({ unit: fc.constantFrom(...'ab=;, %fF08ec2'), maxLength: 200 });
+    fc.assert(
+      fc.property(header, (h) => {
+        const parsed = parseBaggage(h);
+        if (!parsed) return;
+        expect(parseBaggage(formatBaggage(parsed))).toEqual(parsed);
+        for (const member of parsed) {
+          expect(
+            decodeBaggageProperties(member).every((p) => p.value === undefined || isWellFormed(p.value)),
+          ).toBe(true);
+        }
+      }),
+      RUNS,
+    );
+  });
 });
+
+/** A baggage-octet other than `%`: printable ASCII but space, double quote, comma, semicolon, backslash. */
+function isPlainOctet(byte: number): boolean {
+  return byte > 0x20 && byte < 0x7f && !'",;\\%'.includes(String.fromCharCode(byte));
+}
+
+function hexCase(byte: number, upper: boolean): string {
+  const hex = byte.toString(16).padStart(2, '0');
+  return upper ? hex.toUpperCase() : hex;
+}
 
 describe('propagators', () => {
   it('extract never throws on arbitrary carriers', () => {
