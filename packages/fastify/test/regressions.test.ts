@@ -190,3 +190,38 @@ it('a rewriteUrl request reports the path the client sent as url.path', async ()
     await app.close();
   }
 });
+
+it('responseHeader leaves a hijacked reply.raw.writeHead given a list of [name, value] pairs working', async () => {
+  const outcomes: string[] = [];
+  let serverTiming: unknown;
+  const run = async (traced: boolean): Promise<string> => {
+    const app = Fastify();
+    if (traced) await app.register(traceContext, { responseHeader: true });
+    app.get('/pairs', (_req, reply) => {
+      reply.hijack();
+      try {
+        // Node takes a list of pairs as long as no header was set with setHeader before.
+        reply.raw.writeHead(200, [['x-app', '1']] as unknown as string[]);
+        outcomes.push('written');
+      } catch (error) {
+        outcomes.push(`threw ${(error as { code?: string }).code}`);
+        reply.raw.statusCode = 500;
+      }
+      reply.raw.end('body');
+    });
+    try {
+      const response = await request(`${await listen(app)}/pairs`);
+      serverTiming = response.headers['server-timing'];
+      return `${response.statusCode} ${response.headers['x-app']} ${await response.body.text()}`;
+    } finally {
+      await app.close();
+    }
+  };
+  const bare = await run(false);
+  expect(bare).toBe('200 1 body');
+  expect(await run(true)).toBe(bare);
+  expect(outcomes).toEqual(['written', 'written']);
+  expect(serverTiming).toMatch(/^traceparent;desc="00-[0-9a-f]{32}-[0-9a-f]{16}-01"$/);
+  const [span] = await tracing.waitForSpans(1);
+  expect(span!.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE]).toBe(200);
+});

@@ -47,6 +47,12 @@ function appendEntry(res: ServerResponse, args: unknown[], entry: string): void 
   // writeHead(status, [message], [headers]): headers given here override what setHeader stored.
   const at = typeof args[1] === 'string' ? 2 : 1;
   const given = args[at];
+  if (Array.isArray(given) && Array.isArray(given[0])) {
+    // A list of [name, value] pairs, which Node writes only while no header is set: one more pair
+    // (a header line of its own), since a setHeader would make Node reject the list.
+    args[at] = [...given, ['Server-Timing', entry]];
+    return;
+  }
   if (Array.isArray(given)) {
     // A flat list: the entry joins the app's last Server-Timing value. A pair of its own would
     // replace the app's on Node 20, which applies list pairs with setHeader once a header is set.
