@@ -39,6 +39,36 @@ describe.each(versions)('%s', (_label, ex) => {
     }
   });
 
+  it('responseHeader leaves the error of a writeHead given [name, value] pairs with a header already set as it was', async () => {
+    const outcome = async (traced: boolean): Promise<string> => {
+      const app = ex();
+      if (traced) app.use(traceContext({ responseHeader: true }));
+      let thrown = 'nothing';
+      app.get('/pairs', (_req, res) => {
+        res.setHeader('x-app', '1');
+        try {
+          // Node rejects pairs once a header is set; which error it throws depends on the list.
+          res.writeHead(200, [['x-pair', '1']] as unknown as string[]);
+        } catch (error) {
+          thrown = String((error as { code?: string }).code);
+          res.statusCode = 500;
+        }
+        res.end('pairs');
+      });
+      const server = await listen(app);
+      try {
+        const response = await rawRequest(server.port, 'GET', '/pairs');
+        return `${thrown} ${response.status} ${response.body}`;
+      } finally {
+        await server.close();
+      }
+    };
+    const bare = await outcome(false);
+    expect(bare).toBe('ERR_INVALID_ARG_VALUE 500 pairs');
+    expect(await outcome(true)).toBe(bare);
+    await tracing.waitForSpans(1);
+  });
+
   it('names a request by the mount it came through when one sub-app is mounted at two paths', async () => {
     const app = ex();
     app.use(traceContext());

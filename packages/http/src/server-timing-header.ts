@@ -47,9 +47,10 @@ function appendEntry(res: ServerResponse, args: unknown[], entry: string): void 
   // writeHead(status, [message], [headers]): headers given here override what setHeader stored.
   const at = typeof args[1] === 'string' ? 2 : 1;
   const given = args[at];
-  if (Array.isArray(given) && Array.isArray(given[0])) {
+  if (Array.isArray(given) && Array.isArray(given[0]) && res.getHeaderNames().length === 0) {
     // A list of [name, value] pairs, which Node writes only while no header is set: one more pair
-    // (a header line of its own), since a setHeader would make Node reject the list.
+    // (a header line of its own), since a setHeader would make Node reject the list. With a header
+    // set Node rejects it anyway, and the setHeader below leaves its error as it was.
     args[at] = [...given, ['Server-Timing', entry]];
     return;
   }
