@@ -121,19 +121,25 @@ class TracedListener {
 
   onReceiveMetadata(metadata: Metadata): void {
     const listener = this.#listener;
-    context.with(this.#parent, listener.onReceiveMetadata, listener, metadata);
+    const parent = this.#parent;
+    // Already the caller's context: entering it again would change nothing the callback sees.
+    if (context.active() === parent) listener.onReceiveMetadata(metadata);
+    else context.with(parent, listener.onReceiveMetadata, listener, metadata);
   }
 
   onReceiveMessage(message: unknown): void {
     const listener = this.#listener;
-    if (this.#responseStream) context.with(this.#parent, listener.onReceiveMessage, listener, message);
-    else listener.onReceiveMessage(message);
+    const parent = this.#parent;
+    if (!this.#responseStream || context.active() === parent) listener.onReceiveMessage(message);
+    else context.with(parent, listener.onReceiveMessage, listener, message);
   }
 
   onReceiveStatus(status: StatusObject): void {
     endClientSpan(this.#scope, status);
     const listener = this.#listener;
-    context.with(this.#parent, listener.onReceiveStatus, listener, status);
+    const parent = this.#parent;
+    if (context.active() === parent) listener.onReceiveStatus(status);
+    else context.with(parent, listener.onReceiveStatus, listener, status);
   }
 }
 
