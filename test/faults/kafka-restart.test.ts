@@ -103,6 +103,8 @@ describe('Kafka broker restarted under a traced producer and a traced consumer',
     const acked: string[] = [];
     let attempts = 0;
     let rejections = 0;
+    let sentWhileRestarting = 0;
+    let restartStarted = 0;
     let restartEnded = 0;
     let restart: Promise<{ downForMs: number }> | undefined;
     const lane = async (id: number): Promise<void> => {
@@ -110,6 +112,7 @@ describe('Kafka broker restarted under a traced producer and a traced consumer',
         const value = `m-${id}-${i}`;
         for (;;) {
           attempts++;
+          if (restartStarted > 0 && restartEnded === 0) sentWhileRestarting++;
           try {
             await producer.send({ topic, messages: [{ key: `k-${i % 7}`, value }] });
             acked.push(value);
@@ -120,6 +123,7 @@ describe('Kafka broker restarted under a traced producer and a traced consumer',
           }
         }
         if (restart === undefined && acked.length >= BEFORE_RESTART) {
+          restartStarted = Date.now();
           restart = broker.restart().then((r) => {
             restartEnded = Date.now();
             return r;
@@ -150,7 +154,7 @@ describe('Kafka broker restarted under a traced producer and a traced consumer',
     const controlRedelivered = redelivered(control);
     console.log(
       `kafka restart: down ${downForMs} ms; ${acked.length} messages acked in ${attempts} sends ` +
-        `(${rejections} rejected); traced consumer ${traced.length} deliveries ` +
+        `(${rejections} rejected, ${sentWhileRestarting} while restarting); traced consumer ${traced.length} deliveries ` +
         `(${tracedRedelivered.length} redelivered), control ${control.length} (${controlRedelivered.length} redelivered)`,
     );
 
@@ -168,7 +172,9 @@ describe('Kafka broker restarted under a traced producer and a traced consumer',
         restartEnded,
       );
     }
-    expect(rejections, 'the restart was felt by the producer').toBeGreaterThan(0);
+    // The fault really hit the app: sends were made while the broker was going down or coming back
+    // (KafkaJS's own retries may absorb all of them, so a rejection is not always seen).
+    expect(sentWhileRestarting, 'sends made while the broker restarted').toBeGreaterThan(0);
 
     // Every span ended: one producer span per send attempt, one process span per traced delivery.
     await tracing.settled();

@@ -100,8 +100,8 @@ export async function httpWorkload(framework: 'express' | 'fastify'): Promise<Wo
 }
 
 /**
- * KafkaJS: batches of BATCH messages through traceProducer (a PRODUCER span per message) and a
- * traceEachMessage consumer (a process span per message).
+ * KafkaJS: batches of BATCH messages through traceProducer (a PRODUCER create span per message
+ * and a CLIENT send span per batch) and a traceEachMessage consumer (a process span per message).
  */
 export async function kafkaWorkload(brokers: string[]): Promise<Workload> {
   const BATCH = 200;
@@ -132,7 +132,16 @@ export async function kafkaWorkload(brokers: string[]): Promise<Workload> {
   let sent = 0;
   return {
     name: 'Kafka traceProducer + traceEachMessage',
-    spansPer: (count) => 2 * count,
+    // Per send of several messages: a create span per message and one send span (#11); a send of
+    // one message is a single send span. Plus a process span per message.
+    spansPer: (count) => {
+      let spans = count;
+      for (let left = count; left > 0; left -= BATCH) {
+        const size = Math.min(BATCH, left);
+        spans += size === 1 ? 1 : size + 1;
+      }
+      return spans;
+    },
     async run(count) {
       const target = consumed + count;
       const batches = Math.ceil(count / BATCH);

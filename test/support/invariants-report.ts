@@ -10,10 +10,14 @@ interface FileCount {
   testsWithSpans: number;
 }
 
-export default function setup(): () => void {
+export default function setup(): (() => void) | undefined {
+  // Every project's global setup runs in this one process: the first makes the directory that all
+  // workers write to, and its teardown (at the end of the run) prints the totals once.
+  if (process.env.TRACEWIRE_ACCOUNTING_DIR) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'tracewire-accounting-'));
   process.env.TRACEWIRE_ACCOUNTING_DIR = dir;
   return () => {
+    delete process.env.TRACEWIRE_ACCOUNTING_DIR;
     const counts: FileCount[] = readdirSync(dir).flatMap((name) =>
       readFileSync(join(dir, name), 'utf8')
         .split('\n')

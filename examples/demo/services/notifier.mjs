@@ -13,7 +13,7 @@ await channel.assertQueue(NOTIFY_QUEUE, { durable: false, autoDelete: true });
 await channel.bindQueue(NOTIFY_QUEUE, NOTIFY_EXCHANGE, 'order.*');
 
 // Each delivery runs in a CONSUMER span `process {queue}`, child of the publisher's span; the
-// span ends when the message is acked on the traced channel.
+// span covers the handler, and the ack made in it is recorded on the span.
 await channel.consume(NOTIFY_QUEUE, (message) => {
   const { id, event } = JSON.parse(message.content.toString());
   console.log(`${event}: order ${id}`);

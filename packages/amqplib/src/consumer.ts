@@ -109,13 +109,14 @@ export function consumerMethods(
   };
 
   /** The handler running right now (synchronously), so an ack made inside it is recorded on its span. */
-  let running: { tag: unknown; scope: SpanScope } | undefined;
+  let running: { tag: unknown; scope: SpanScope; settled: boolean } | undefined;
 
   /** Runs the handler in the process span; the span ends when it returns or its promise settles. */
   const runHandler = (scope: SpanScope, handler: Handler, message: AmqpMessage, noAck: boolean): unknown => {
     let result: unknown;
     const outer = running;
-    running = noAck ? undefined : { tag: message.fields?.deliveryTag, scope };
+    const current = noAck ? undefined : { tag: message.fields?.deliveryTag, scope, settled: false };
+    running = current;
     try {
       result = context.with(scope.context, handler, undefined, message);
     } catch (error) {
@@ -130,7 +131,7 @@ export function consumerMethods(
     }
     const tag = message.fields?.deliveryTag;
     const tracked = typeof tag === 'number';
-    if (tracked) open.add(tag, scope, noAck);
+    if (tracked) open.add(tag, scope, noAck, current?.settled);
     // Observed, never chained: amqplib ignores the handler's promise, so a chained one nobody
     // handles would be an unhandled rejection the application never made.
     return observeOutcome(result, (outcome) => {
@@ -154,7 +155,10 @@ export function consumerMethods(
       const tag = fields?.deliveryTag;
       if (typeof tag === 'number') {
         open.settle(tag, allUpTo, operation, requeue);
-        if (running && covers(running.tag, tag, allUpTo)) record(running.scope, operation, requeue);
+        if (running && covers(running.tag, tag, allUpTo)) {
+          running.settled = true;
+          record(running.scope, operation, requeue);
+        }
       }
       if (settleSpans) scope = startSettle(operation, message, allUpTo, requeue);
     } catch (error) {
@@ -190,7 +194,10 @@ export function consumerMethods(
     let scope: SpanScope | undefined;
     try {
       open.settleAll(operation, requeue);
-      if (running) record(running.scope, operation, requeue);
+      if (running) {
+        running.settled = true;
+        record(running.scope, operation, requeue);
+      }
       if (settleSpans) {
         const attributes = settleAttributes(operation, undefined, peer);
         attributes[ATTR_ALL_UP_TO] = true;
@@ -312,7 +319,10 @@ export function consumerMethods(
       try {
         // The broker redelivers every unacked message, under new delivery tags.
         open.settleAll('recover');
-        if (running) record(running.scope, 'recover');
+        if (running) {
+          running.settled = true;
+          record(running.scope, 'recover');
+        }
       } catch (error) {
         reportOnce(settleFailed, error);
       }

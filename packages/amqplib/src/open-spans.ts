@@ -67,7 +67,8 @@ export class OpenSpans {
     return this.#entries.size;
   }
 
-  add(deliveryTag: number, scope: SpanScope, noAck: boolean): void {
+  /** `settled`: the handler already settled its message before returning (nothing more to record). */
+  add(deliveryTag: number, scope: SpanScope, noAck: boolean, settled = false): void {
     const previous = this.#entries.get(deliveryTag);
     if (previous) {
       this.#entries.delete(deliveryTag);
@@ -75,7 +76,7 @@ export class OpenSpans {
     }
     const entry: Entry = { scope, deadline: performance.now() + this.#timeoutMs, noAck };
     this.#entries.set(deliveryTag, entry);
-    if (!noAck) this.#unsettled.set(deliveryTag, entry);
+    if (!noAck && !settled) this.#unsettled.set(deliveryTag, entry);
     if (deliveryTag > this.#highest) this.#highest = deliveryTag;
     if (this.#timer === undefined) this.#schedule();
   }

@@ -44,9 +44,18 @@ export interface IncomingSpans<Request, Carrier> {
   /**
    * Extracts the caller's context from `carrier`, applies the trust policy, and starts the span
    * as the caller's child (or a new root). The returned scope's context carries the span and,
-   * when continuing, the caller's baggage.
+   * when continuing, the caller's baggage. With `fallbackParent` (a batch span's context), a
+   * carrier without a valid context, or one the trust policy does not continue, gives a child of
+   * it instead of a new root.
    */
-  start(request: Request, carrier: Carrier, name: string, attributes?: Attributes, links?: Link[]): SpanScope;
+  start(
+    request: Request,
+    carrier: Carrier,
+    name: string,
+    attributes?: Attributes,
+    links?: Link[],
+    fallbackParent?: Context,
+  ): SpanScope;
   /** The caller's context as a link (for batch spans), honouring the trust policy; else undefined. */
   link(request: Request, carrier: Carrier, attributes?: Attributes): Link | undefined;
   /** Starts a new root span of this kind, for work that has no single caller (a batch). */
@@ -108,29 +117,27 @@ export function createIncomingSpans<Request, Carrier>(
   };
 
   return {
-    start(request, carrier, name, attributes, links) {
+    start(request, carrier, name, attributes, links, fallbackParent) {
       checkSetupOnce();
       const mode = decideTrust(trust, request);
       let parent: Context;
       let allLinks = links;
+      let root = mode !== 'continue';
       if (mode === 'continue') {
         parent = extract(carrier);
-        if (linkParent) {
-          const remote = trace.getSpanContext(parent);
-          if (remote && isSpanContextValid(remote)) {
-            allLinks = links ? [{ context: remote }, ...links] : [{ context: remote }];
-          }
+        const remote = trace.getSpanContext(parent);
+        if (remote && isSpanContextValid(remote)) {
+          if (linkParent) allLinks = links ? [{ context: remote }, ...links] : [{ context: remote }];
+        } else if (fallbackParent) {
+          parent = fallbackParent;
         }
       } else {
-        parent = incomingBase();
+        parent = fallbackParent ?? incomingBase();
+        root = fallbackParent === undefined;
         const link = callerLink(mode, carrier);
         if (link) allLinks = links ? [link, ...links] : [link];
       }
-      const span = tracer.startSpan(
-        name,
-        { kind, attributes, links: allLinks, root: mode !== 'continue' },
-        parent,
-      );
+      const span = tracer.startSpan(name, { kind, attributes, links: allLinks, root }, parent);
       return new SpanScope(span, trace.setSpan(parent, span));
     },
     link(request, carrier, attributes) {

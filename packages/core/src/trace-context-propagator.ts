@@ -46,6 +46,10 @@ export class TraceContextPropagator implements TextMapPropagator {
   readonly #maxTracestateLength: number;
 
   constructor({ maxTracestateLength = Number.POSITIVE_INFINITY }: TraceContextPropagatorOptions = {}) {
+    // Checked here, once: a bad value would otherwise silently stop tracestate from being sent.
+    if (typeof maxTracestateLength !== 'number' || !(maxTracestateLength >= 0)) {
+      throw new TypeError('@tracewire/core: maxTracestateLength must be a number of characters, 0 or more');
+    }
     this.#maxTracestateLength = maxTracestateLength;
   }
 

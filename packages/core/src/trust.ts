@@ -18,8 +18,15 @@ export function isTrustMode(value: unknown): value is TrustMode {
 export function checkTrust<Request>(trust: unknown, packageName: string): Trust<Request> {
   if (typeof trust === 'function' || isTrustMode(trust)) return trust as Trust<Request>;
   throw new TypeError(
-    `${packageName}: trust must be 'continue', 'restart', 'ignore' or a function, got ${String(trust)}`,
+    `${packageName}: trust must be 'continue', 'restart', 'ignore' or a function, got ${describe(trust)}`,
   );
+}
+
+/** A printable name of a bad option value; a hostile value must not replace the TypeError. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }
 
 /** The mode for one request. A failing or wrong decision falls back to the cautious `restart`. */

@@ -148,6 +148,17 @@ describe('TraceContextPropagator', () => {
     expect(inject(ctx).tracestate).toBe('a=1,b=2,c=3');
   });
 
+  it.each([
+    ['a numeric string', '100'],
+    ['a negative number', -1],
+    ['NaN', Number.NaN],
+    ['null', null],
+  ])('rejects %s as maxTracestateLength when constructed, not silently while sending', (_case, value) => {
+    expect(() => new TraceContextPropagator({ maxTracestateLength: value as unknown as number })).toThrow(
+      /maxTracestateLength must be a number/,
+    );
+  });
+
   it('injects nothing for an invalid span context or when tracing is suppressed', () => {
     expect(inject(ROOT_CONTEXT)).toEqual({});
     const ctx = extract({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-01` });

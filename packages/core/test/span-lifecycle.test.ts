@@ -112,6 +112,15 @@ describe('incoming spans and the trust policy', () => {
     expect(() => incoming('trust-me' as never)).toThrow(/@tracewire\/test: trust must be/);
   });
 
+  it('rejects a hostile trust option with its TypeError, not with the error its toString throws', () => {
+    const hostile = {
+      toString(): string {
+        throw new Error('hostile');
+      },
+    };
+    expect(() => incoming(hostile as never)).toThrow(/trust must be .* got an object/);
+  });
+
   it('a malformed header gives a new root; a context leaked into the loop is never the parent', () => {
     const leaked = trace.getTracer('t').startSpan('startup');
     context.with(trace.setSpan(ROOT_CONTEXT, leaked), () => {

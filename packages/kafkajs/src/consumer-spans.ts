@@ -17,7 +17,7 @@ import {
   MESSAGING_SYSTEM_KAFKA,
 } from './attributes.js';
 import { IDENTITY, PACKAGE_NAME } from './identity.js';
-import { kafkaHeaderGetter } from './kafka-headers.js';
+import { kafkaHeaderGetter, messageKeyText } from './kafka-headers.js';
 
 /** One consumed message and where it came from: what a `trust` function decides on. */
 export interface ConsumedMessage {
@@ -37,8 +37,12 @@ export interface ConsumerTracingOptions extends IncomingOptions<ConsumedMessage>
 
 /** The CONSUMER spans of one wrapped handler; options resolved once. */
 export interface ConsumerSpans {
-  /** The span of one message: the child of its producer's context. Undefined if tracing failed. */
-  message(consumed: ConsumedMessage, links?: Link[]): SpanScope | undefined;
+  /**
+   * The span of one message: the child of its producer's context, linked to it. With `batch`, a
+   * message without a valid context (or one `trust` does not continue) is the batch span's child.
+   * Undefined if tracing failed.
+   */
+  message(consumed: ConsumedMessage, links?: Link[], batch?: SpanScope): SpanScope | undefined;
   /** The span of a batch: a new root linked to every message's context. Undefined if tracing failed. */
   batch(topic: string, partition: number, messages: readonly KafkaMessage[]): SpanScope | undefined;
 }
@@ -55,6 +59,7 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
     IDENTITY,
     SpanKind.CONSUMER,
     kafkaHeaderGetter,
+    { linkParent: true },
   );
   // Literals, not spreads of shared defaults: V8 builds them several times faster.
   const attributes = (topic: string, partition: number): Attributes => {
@@ -71,7 +76,7 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
   };
 
   return {
-    message(consumed, links) {
+    message(consumed, links, batch) {
       try {
         const { topic, partition, message } = consumed;
         return incoming.start(
@@ -80,6 +85,7 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
           `process ${topic}`,
           addMessageAttributes(attributes(topic, partition), message),
           links,
+          batch?.context,
         );
       } catch (error) {
         reportOnce(START_FAILED, error);
@@ -109,8 +115,8 @@ function addMessageAttributes(attributes: Attributes, message: KafkaMessage | un
   const offset = Number(message.offset);
   if (Number.isSafeInteger(offset)) attributes[ATTR_KAFKA_OFFSET] = offset;
   const { key, value } = message;
-  if (Buffer.isBuffer(key)) attributes[ATTR_KAFKA_MESSAGE_KEY] = key.toString();
-  else if (typeof key === 'string') attributes[ATTR_KAFKA_MESSAGE_KEY] = key;
+  const keyText = messageKeyText(key);
+  if (keyText !== undefined) attributes[ATTR_KAFKA_MESSAGE_KEY] = keyText;
   if (Buffer.isBuffer(value)) attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = value.length;
   else if (value === null) attributes[ATTR_KAFKA_MESSAGE_TOMBSTONE] = true;
   return attributes;

@@ -1,5 +1,6 @@
 import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import { MAX_TRACESTATE_LENGTH } from '@tracewire/core';
+import { isUtf8 } from 'node:buffer';
 import type { IHeaders } from 'kafkajs';
 
 /**
@@ -72,3 +73,13 @@ export const kafkaHeaderSetter: TextMapSetter<IHeaders> = {
     carrier[key] = value;
   },
 };
+
+/**
+ * `kafka.message.key` as the conventions want it: a string key as it is, a byte key only when it
+ * is valid UTF-8 text (a binary key has no canonical string form, so it is left out).
+ */
+export function messageKeyText(key: unknown): string | undefined {
+  if (typeof key === 'string') return key;
+  if (Buffer.isBuffer(key)) return isUtf8(key) ? key.toString('utf8') : undefined;
+  return undefined;
+}

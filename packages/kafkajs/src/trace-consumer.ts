@@ -13,8 +13,9 @@ import { runInScope as runTraced } from '@tracewire/core';
 export interface TracedEachBatchPayload extends EachBatchPayload {
   /**
    * Runs `fn` in a CONSUMER span `process {topic}` for one message of this batch: the child of
-   * that message's producer context (its baggage active), linked to the batch span. Returns what
-   * `fn` returns; a throw or rejection marks the span ERROR and reaches the caller unchanged.
+   * that message's producer context (its baggage active), linked to it and to the batch span; a message without a
+   * valid context (or one `trust` does not continue) is the batch span's child. Returns what `fn`
+   * returns; a throw or rejection marks the span ERROR and reaches the caller unchanged.
    */
   traceMessage<T>(message: KafkaMessage, fn: () => T): T;
 }
@@ -67,7 +68,7 @@ export function traceEachBatch(
     const traced: TracedEachBatchPayload = {
       ...payload,
       traceMessage<T>(message: KafkaMessage, fn: () => T): T {
-        const messageScope = spans.message({ topic, partition, message }, links);
+        const messageScope = spans.message({ topic, partition, message }, links, scope);
         return messageScope ? runTraced(messageScope, fn) : fn();
       },
     };

@@ -1,9 +1,13 @@
-import { type Attributes, SpanKind } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import {
-  type OutgoingSpans,
+  type MessageCarrier,
+  type MessageSend,
+  type MessageSendOptions,
+  type MessageSendSpans,
+  type OutgoingMessage,
   type SpanScope,
-  type TracingOptions,
-  createOutgoingSpans,
+  createMessageSendSpans,
+  isPromiseLike as isThenable,
   reportOnce,
 } from '@tracewire/core';
 import type { IHeaders, Message, ProducerBatch, ProducerRecord, RecordMetadata } from 'kafkajs';
@@ -14,18 +18,23 @@ import {
   ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_DESTINATION_PARTITION_ID,
   ATTR_MESSAGING_MESSAGE_BODY_SIZE,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
   ATTR_MESSAGING_SYSTEM,
   ATTR_MESSAGING_SYSTEM_NAME,
   MESSAGING_SYSTEM_KAFKA,
 } from './attributes.js';
-import { kafkaHeaderSetter } from './kafka-headers.js';
-import { isPromiseLike as isThenable } from '@tracewire/core';
+import { kafkaErrorType } from './errors.js';
 import { IDENTITY, PACKAGE_NAME } from './identity.js';
+import { kafkaHeaderGetter, kafkaHeaderSetter, messageKeyText } from './kafka-headers.js';
 
-/** Options of {@link traceProducer}: which tracer and propagator to use. */
-export type ProducerTracingOptions = TracingOptions;
+/** Options of {@link traceProducer}. */
+export interface ProducerTracingOptions extends MessageSendOptions {
+  /**
+   * How long the spans of messages sent in a transaction wait for its `commit` or `abort` before
+   * they end anyway (`tracewire.kafka.transaction` = `unfinished`). Default 60 000, KafkaJS's own
+   * default `transactionTimeout`, after which the broker aborts the transaction.
+   */
+  transactionTimeoutMs?: number;
+}
 
 /** What {@link traceProducer} wraps: a KafkaJS `Producer`, or anything with its `send` and `sendBatch`. */
 export interface KafkaSender {
@@ -33,21 +42,41 @@ export interface KafkaSender {
   sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]>;
 }
 
-/** One message on its way: its span, and where it goes as far as known before sending. */
-interface Pending {
-  readonly scope: SpanScope;
+/** One message on its way: where it goes as far as known before sending. */
+interface Placed {
   readonly topic: string;
   readonly partition: number | undefined;
 }
 
+/** How a send call ends: the default ends its spans at once; a transaction holds them for its outcome. */
+interface SendOutcome {
+  sent(send: MessageSend): void;
+}
+
+const ATTR_TRANSACTION = 'tracewire.kafka.transaction';
+const DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000;
 const PREPARE_FAILED = `${PACKAGE_NAME}: tracing a send failed; the messages go out untraced`;
 const FINISH_FAILED = `${PACKAGE_NAME}: reading the send result failed`;
 
+const headersCarrier: MessageCarrier<IHeaders> = {
+  getter: kafkaHeaderGetter,
+  setter: kafkaHeaderSetter,
+  remove(carrier, key) {
+    for (const name of Object.keys(carrier)) if (name.toLowerCase() === key) delete carrier[name];
+  },
+};
+
+const endAtOnce: SendOutcome = { sent: (send) => send.succeed() };
+
 /**
  * Wraps a KafkaJS producer so that `send`, `sendBatch` and the `send`/`sendBatch` of its
- * transactions start one PRODUCER span per message (`send {topic}`, a child of the active
- * context) and carry its context in that message's headers. Messages are copied, never changed
- * in place. Everything else (connect, events, `on`, `logger`, ...) is the producer's own.
+ * transactions trace their messages as the messaging conventions lay out: a single message is one
+ * PRODUCER `send {topic}` span whose context goes into its headers; several are a PRODUCER
+ * `create {topic}` span per message (its context in that message) and one CLIENT `send` span
+ * linking to them (`createSpans: false`: one PRODUCER `send` span in every message). A message
+ * that already carries a creation context (re-produced, forwarded) keeps its headers untouched and
+ * the send span links to it. Messages are copied, never changed in place. Everything else
+ * (connect, events, `on`, `logger`, ...) is the producer's own.
  */
 export function traceProducer<Sender extends KafkaSender>(
   producer: Sender,
@@ -58,37 +87,59 @@ export function traceProducer<Sender extends KafkaSender>(
   }
   // Wrapping twice would send two sibling spans per message; the first wrapper is enough.
   if (tracedSenders.has(producer)) return producer;
-  const spans = createOutgoingSpans(options, IDENTITY, SpanKind.PRODUCER, kafkaHeaderSetter);
-  return wrapSender(producer, spans);
+  const { transactionTimeoutMs = DEFAULT_TRANSACTION_TIMEOUT_MS } = options;
+  if (
+    typeof transactionTimeoutMs !== 'number' ||
+    !(transactionTimeoutMs > 0) ||
+    transactionTimeoutMs > 2 ** 31 - 1
+  ) {
+    throw new TypeError(`${PACKAGE_NAME}: transactionTimeoutMs must be a positive number of milliseconds`);
+  }
+  const spans = createMessageSendSpans(options, IDENTITY, headersCarrier, kafkaErrorType);
+  return wrapSender(producer, spans, endAtOnce, transactionTimeoutMs);
 }
 
 const tracedSenders = new WeakSet<object>();
 
 /** A proxy that replaces `send`, `sendBatch` and `transaction` and forwards everything else. */
-function wrapSender<Target extends object>(target: Target, spans: OutgoingSpans<IHeaders>): Target {
+function wrapSender<Target extends object>(
+  target: Target,
+  spans: MessageSendSpans<IHeaders>,
+  outcome: SendOutcome,
+  transactionTimeoutMs: number,
+): Target {
   const original = (name: string): ((...args: unknown[]) => unknown) =>
     Reflect.get(target, name) as (...args: unknown[]) => unknown;
 
   function send(this: unknown, record: ProducerRecord): unknown {
-    return sendTraced(original('send'), this, record, (pending) => {
-      if (!isObject(record)) return record;
-      const messages = traceMessages(spans, record.topic, record.messages, pending);
-      return messages === record.messages ? record : { ...record, messages };
+    return sendTraced(original('send'), this, record, outcome, () => {
+      if (!isObject(record)) return undefined;
+      const prepared = prepare(spans, [{ topic: record.topic, messages: record.messages }], record.topic);
+      if (!prepared) return undefined;
+      const [messages] = prepared.perTopic;
+      return { ...prepared, argument: messages === record.messages ? record : { ...record, messages } };
     });
   }
 
   function sendBatch(this: unknown, batch: ProducerBatch): unknown {
-    return sendTraced(original('sendBatch'), this, batch, (pending) => {
-      if (!isObject(batch) || !Array.isArray(batch.topicMessages)) return batch;
+    return sendTraced(original('sendBatch'), this, batch, outcome, () => {
+      if (!isObject(batch) || !Array.isArray(batch.topicMessages)) return undefined;
+      const entries = batch.topicMessages.map((entry) =>
+        isObject(entry)
+          ? { topic: entry.topic, messages: entry.messages }
+          : { topic: undefined, messages: undefined },
+      );
+      const topics = new Set(entries.map((entry) => entry.topic));
+      const prepared = prepare(spans, entries, topics.size === 1 ? entries[0]?.topic : undefined);
+      if (!prepared) return undefined;
       let changed = false;
-      const topicMessages = batch.topicMessages.map((entry) => {
-        if (!isObject(entry)) return entry;
-        const messages = traceMessages(spans, entry.topic, entry.messages, pending);
-        if (messages === entry.messages) return entry;
+      const topicMessages = batch.topicMessages.map((entry, i) => {
+        const messages = prepared.perTopic[i];
+        if (!isObject(entry) || messages === entry.messages) return entry;
         changed = true;
         return { ...entry, messages };
       });
-      return changed ? { ...batch, topicMessages } : batch;
+      return { ...prepared, argument: changed ? { ...batch, topicMessages } : batch };
     });
   }
 
@@ -97,7 +148,7 @@ function wrapSender<Target extends object>(target: Target, spans: OutgoingSpans<
     if (!isThenable(result)) return result;
     return result.then((opened: unknown) =>
       isObject(opened) && typeof (opened as Partial<KafkaSender>).send === 'function'
-        ? wrapSender(opened, spans)
+        ? wrapTransaction(opened, spans, transactionTimeoutMs)
         : opened,
     );
   }
@@ -115,6 +166,144 @@ function wrapSender<Target extends object>(target: Target, spans: OutgoingSpans<
 }
 
 /**
+ * A transaction's sends hold their spans until it ends: `commit` ends them OK, `abort` ERROR
+ * `transaction_aborted` (consumers reading committed data never see those messages), a failed
+ * commit with its error; and `transactionTimeoutMs` bounds the wait for an app that does neither.
+ */
+function wrapTransaction<Target extends object>(
+  target: Target,
+  spans: MessageSendSpans<IHeaders>,
+  timeoutMs: number,
+): Target {
+  const held = new Set<MessageSend>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const finishAll = (finish: (send: MessageSend) => void): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const sends = [...held];
+    held.clear();
+    for (const each of sends) finish(each);
+  };
+  const outcome: SendOutcome = {
+    sent(send) {
+      held.add(send);
+      if (timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        finishAll((each) => {
+          each.send.setAttributes({ [ATTR_TRANSACTION]: 'unfinished' });
+          each.succeed();
+        });
+      }, timeoutMs);
+      timer.unref?.();
+    },
+  };
+  const sender = wrapSender(target, spans, outcome, timeoutMs);
+  const settleWith =
+    (name: 'commit' | 'abort') =>
+    (...args: unknown[]): unknown => {
+      const method = Reflect.get(target, name) as (...a: unknown[]) => unknown;
+      let result: unknown;
+      try {
+        result = method.apply(target, args);
+      } catch (error) {
+        finishAll((each) => each.fail(error));
+        throw error;
+      }
+      const done = (): void =>
+        finishAll((each) => {
+          each.send.setAttributes({ [ATTR_TRANSACTION]: name === 'commit' ? 'committed' : 'aborted' });
+          if (name === 'commit') each.succeed();
+          else each.failWith('transaction_aborted', 'the transaction was aborted');
+        });
+      if (!isThenable(result)) {
+        done();
+        return result;
+      }
+      // Chained, as the app awaits commit/abort: its outcome reaches the app unchanged.
+      return result.then(
+        (value: unknown) => {
+          done();
+          return value;
+        },
+        (error: unknown) => {
+          finishAll((each) => each.fail(error));
+          throw error;
+        },
+      );
+    };
+  const commit = settleWith('commit');
+  const abort = settleWith('abort');
+  return new Proxy(sender, {
+    get(object, property, receiver) {
+      if (property === 'commit') return commit;
+      if (property === 'abort') return abort;
+      return Reflect.get(object, property, receiver);
+    },
+  });
+}
+
+interface Prepared {
+  send: MessageSend;
+  placed: Placed[];
+  /** Per topic entry, the messages to send (the same array when none could be traced). */
+  perTopic: unknown[];
+}
+
+/**
+ * Starts the spans of one call and returns copies of the messages with their context in new
+ * headers. Undefined when nothing could be traced (KafkaJS then reports the bad input itself).
+ */
+function prepare(
+  spans: MessageSendSpans<IHeaders>,
+  entries: Array<{ topic: unknown; messages: unknown }>,
+  destination: unknown,
+): Prepared | undefined {
+  const outgoing: OutgoingMessage<IHeaders>[] = [];
+  const placed: Placed[] = [];
+  const slots: Array<{ entry: number; index: number; message: Message }> = [];
+  const perTopic: unknown[] = entries.map((entry) => entry.messages);
+  entries.forEach(({ topic, messages }, entry) => {
+    if (typeof topic !== 'string' || topic === '' || !Array.isArray(messages)) return;
+    messages.forEach((message: unknown, index) => {
+      if (!isObject(message)) return;
+      const { headers } = message as Message;
+      if (headers !== undefined && headers !== null && typeof headers !== 'object') return;
+      const carrier: IHeaders = { ...headers };
+      const { partition } = message as Message;
+      outgoing.push({
+        carrier,
+        destination: topic,
+        attributes: messageAttributes(topic, message as Message),
+      });
+      placed.push({ topic, partition: Number.isInteger(partition) ? partition : undefined });
+      slots.push({ entry, index, message: message as Message });
+    });
+  });
+  if (outgoing.length === 0) return undefined;
+  const call: Attributes = {
+    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
+    [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
+  };
+  const topic = typeof destination === 'string' && destination !== '' ? destination : undefined;
+  if (topic !== undefined) call[ATTR_MESSAGING_DESTINATION_NAME] = topic;
+  const send = spans.start({ destination: topic, attributes: call }, outgoing);
+  const copies = new Map<number, unknown[]>();
+  slots.forEach(({ entry, index, message }, i) => {
+    // A message that carries its own creation context goes out as the app gave it.
+    if (send.preserved(i)) return;
+    let copy = copies.get(entry);
+    if (!copy) {
+      copy = [...(entries[entry]!.messages as unknown[])];
+      copies.set(entry, copy);
+    }
+    copy[index] = { ...message, headers: outgoing[i]!.carrier };
+  });
+  for (const [entry, copy] of copies) perTopic[entry] = copy;
+  return { send, placed, perTopic };
+}
+
+/**
  * Calls the producer's own method with the traced copy of its argument; the spans end when it
  * settles. A result or error reaches the caller unchanged.
  */
@@ -122,66 +311,41 @@ function sendTraced(
   original: (...args: unknown[]) => unknown,
   thisArg: unknown,
   argument: unknown,
-  prepare: (pending: Pending[]) => unknown,
+  outcome: SendOutcome,
+  trace: () => (Prepared & { argument: unknown }) | undefined,
 ): unknown {
-  const pending: Pending[] = [];
-  let traced = argument;
+  let prepared: (Prepared & { argument: unknown }) | undefined;
   try {
-    traced = prepare(pending);
+    prepared = trace();
   } catch (error) {
     reportOnce(PREPARE_FAILED, error);
-    endAll(pending);
-    pending.length = 0;
-    traced = argument;
+    prepared = undefined;
   }
+  if (!prepared) return original.call(thisArg, argument);
+  const { send } = prepared;
   let result: unknown;
   try {
-    result = original.call(thisArg, traced);
+    result = original.call(thisArg, prepared.argument);
   } catch (error) {
-    failAll(pending, error);
+    send.fail(error);
     throw error;
   }
-  if (pending.length === 0) return result;
   if (!isThenable(result)) {
-    finish(pending, result);
+    finish(prepared, result, outcome);
     return result;
   }
-  // A new promise, not handlers on the original: an unhandled rejection stays unhandled.
+  // A new promise, not handlers on the original: the app awaits send, and a rejection it leaves
+  // unhandled stays unhandled.
   return result.then(
     (metadata: unknown) => {
-      finish(pending, metadata);
+      finish(prepared, metadata, outcome);
       return metadata;
     },
     (error: unknown) => {
-      failAll(pending, error);
+      send.fail(error);
       throw error;
     },
   );
-}
-
-/**
- * Starts one span per message of one topic and returns copies of the messages with the span's
- * context in new headers; the same array when nothing could be traced (KafkaJS then reports the
- * bad input itself).
- */
-function traceMessages(
-  spans: OutgoingSpans<IHeaders>,
-  topic: unknown,
-  messages: unknown,
-  pending: Pending[],
-): unknown {
-  if (typeof topic !== 'string' || topic === '' || !Array.isArray(messages)) return messages;
-  const name = `send ${topic}`;
-  return messages.map((message: unknown) => {
-    if (!isObject(message)) return message;
-    const { headers: userHeaders } = message as Message;
-    if (userHeaders !== undefined && userHeaders !== null && typeof userHeaders !== 'object') return message;
-    const headers: IHeaders = { ...userHeaders };
-    const partition = (message as Message).partition;
-    const scope = spans.start(headers, name, messageAttributes(topic, message as Message));
-    pending.push({ scope, topic, partition: Number.isInteger(partition) ? partition : undefined });
-    return { ...message, headers };
-  });
 }
 
 function messageAttributes(topic: string, { key, value, partition }: Message): Attributes {
@@ -189,12 +353,10 @@ function messageAttributes(topic: string, { key, value, partition }: Message): A
   const attributes: Attributes = {
     [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
     [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,
-    [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
-    [ATTR_MESSAGING_OPERATION_NAME]: 'send',
     [ATTR_MESSAGING_DESTINATION_NAME]: topic,
   };
-  if (typeof key === 'string') attributes[ATTR_KAFKA_MESSAGE_KEY] = key;
-  else if (Buffer.isBuffer(key)) attributes[ATTR_KAFKA_MESSAGE_KEY] = key.toString();
+  const keyText = messageKeyText(key);
+  if (keyText !== undefined) attributes[ATTR_KAFKA_MESSAGE_KEY] = keyText;
   if (Number.isInteger(partition)) attributes[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(partition);
   if (typeof value === 'string') attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = Buffer.byteLength(value);
   else if (Buffer.isBuffer(value)) attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE] = value.length;
@@ -203,22 +365,25 @@ function messageAttributes(topic: string, { key, value, partition }: Message): A
 }
 
 /** Records where each message landed, when the send result says so unambiguously, then ends the spans. */
-function finish(pending: Pending[], metadata: unknown): void {
+function finish({ send, placed }: Prepared, metadata: unknown, outcome: SendOutcome): void {
   try {
-    if (Array.isArray(metadata) && metadata.length > 0) recordPlacement(pending, metadata);
+    if (Array.isArray(metadata) && metadata.length > 0) recordPlacement(send, placed, metadata);
   } catch (error) {
     reportOnce(FINISH_FAILED, error);
   }
-  endAll(pending);
+  outcome.sent(send);
 }
 
 /**
  * KafkaJS answers per topic-partition with the offset of the first message written there; the
  * others follow in order. A message maps to its partition when it named one or its topic went to
- * a single partition; offsets are only counted for topics where every message maps.
+ * a single partition; offsets are only counted for topics where every message maps. Recorded on
+ * each message's own span (its create span, or the send span of a single message).
  */
-function recordPlacement(pending: Pending[], metadata: unknown[]): void {
-  if (metadata.length === 1 && recordSinglePartition(pending, metadata[0] as RecordMetadata)) return;
+function recordPlacement(send: MessageSend, pending: Placed[], metadata: unknown[]): void {
+  const scopes = pending.map((_, i) => send.messageScope(i));
+  if (scopes.every((scope) => scope === undefined)) return;
+  if (metadata.length === 1 && recordSinglePartition(scopes, pending, metadata[0] as RecordMetadata)) return;
   const partitionsByTopic = new Map<string, Map<number, number>>();
   for (const entry of metadata as RecordMetadata[]) {
     if (!isObject(entry) || typeof entry.topicName !== 'string' || !Number.isInteger(entry.partition))
@@ -242,7 +407,7 @@ function recordPlacement(pending: Pending[], metadata: unknown[]): void {
     if (placed[i] === undefined) unmapped.add(topic);
   });
   const nextOffset = new Map<string, number>();
-  pending.forEach(({ scope, topic, partition }, i) => {
+  pending.forEach(({ topic, partition }, i) => {
     const at = placed[i];
     if (at === undefined) return;
     const placement: Attributes = {};
@@ -254,12 +419,16 @@ function recordPlacement(pending: Pending[], metadata: unknown[]): void {
       nextOffset.set(slot, offset + 1);
       placement[ATTR_KAFKA_OFFSET] = offset;
     }
-    scope.setAttributes(placement);
+    scopes[i]?.setAttributes(placement);
   });
 }
 
 /** The common case, one topic-partition answered for every message, without the maps. */
-function recordSinglePartition(pending: Pending[], entry: RecordMetadata): boolean {
+function recordSinglePartition(
+  scopes: Array<SpanScope | undefined>,
+  pending: Placed[],
+  entry: RecordMetadata,
+): boolean {
   if (!isObject(entry) || !Number.isInteger(entry.partition)) return false;
   const { topicName, partition } = entry;
   for (const message of pending) {
@@ -270,21 +439,13 @@ function recordSinglePartition(pending: Pending[], entry: RecordMetadata): boole
   const baseOffset = Number(entry.baseOffset);
   const withOffsets = Number.isSafeInteger(baseOffset) && baseOffset >= 0;
   const partitionId = String(partition);
-  pending.forEach(({ scope, partition: given }, i) => {
+  pending.forEach(({ partition: given }, i) => {
     const placement: Attributes = {};
     if (given === undefined) placement[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = partitionId;
     if (withOffsets) placement[ATTR_KAFKA_OFFSET] = baseOffset + i;
-    scope.setAttributes(placement);
+    scopes[i]?.setAttributes(placement);
   });
   return true;
-}
-
-function failAll(pending: Pending[], error: unknown): void {
-  for (const { scope } of pending) scope.fail(error).end();
-}
-
-function endAll(pending: Pending[]): void {
-  for (const { scope } of pending) scope.end();
 }
 
 function isObject(value: unknown): value is object {

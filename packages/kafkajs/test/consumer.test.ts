@@ -178,7 +178,10 @@ describe('traceEachMessage', () => {
     const [span] = tracing.spans();
     expect(span!.spanContext().traceId === TRACE_ID).toBe(outcome === 'child');
     expect(tenant).toBe(outcome === 'child' ? 'acme' : undefined);
-    expect(span!.links.map((link) => link.context.spanId)).toEqual(outcome === 'linked' ? [PARENT_ID] : []);
+    // A continued span links to its creation context too (the conventions' SHOULD); restart links to it instead.
+    expect(span!.links.map((link) => link.context.spanId)).toEqual(
+      outcome === 'linked' || outcome === 'child' ? [PARENT_ID] : [],
+    );
   });
 
   it('hands the trust function the payload', async () => {
@@ -206,12 +209,12 @@ describe('traceEachMessage', () => {
 });
 
 describe('traceEachBatch', () => {
-  it('links the batch span to every message and parents each traceMessage span on its producer', async () => {
+  it('links the batch span to every message, parents each traceMessage span on its producer, and a message without context on the batch span', async () => {
     const producers = ['1111111111111111', '2222222222222222', '3333333333333333'];
     const messages = producers.map((spanId, i) =>
       kafkaMessage(String(10 + i), { traceparent: traceparent(spanId), baggage: `n=${i}` }),
     );
-    messages.push(kafkaMessage('13')); // no context: not linked, its own span a new root
+    messages.push(kafkaMessage('13')); // no context: not linked; its span is the batch span's child
     const payload = batchPayload(messages);
     let received: TracedEachBatchPayload | undefined;
     const inside: Array<{ spanId?: string; n?: string; result: string }> = [];
@@ -253,10 +256,13 @@ describe('traceEachBatch', () => {
     expect(messageSpans).toHaveLength(8);
     for (const span of messageSpans) {
       const offset = span.attributes[ATTR_KAFKA_OFFSET] as number;
-      const expectedParent = producers[offset - 10];
-      expect(parentSpanId(span)).toBe(expectedParent);
-      expect(span.spanContext().traceId === TRACE_ID).toBe(expectedParent !== undefined);
-      expect(span.links.map((link) => link.context.spanId)).toEqual([batchSpanId]);
+      const producer = producers[offset - 10];
+      expect(parentSpanId(span)).toBe(producer ?? batchSpanId);
+      // One trace per message context, and the batch's own trace for the message without one.
+      expect(span.spanContext().traceId).toBe(producer ? TRACE_ID : batchSpan.spanContext().traceId);
+      expect(span.links.map((link) => link.context.spanId)).toEqual(
+        producer ? [producer, batchSpanId] : [batchSpanId],
+      );
       expect(span.attributes[ATTR_MESSAGING_DESTINATION_PARTITION_ID]).toBe('1');
     }
     expect(inside.map(({ result }) => result)).toEqual(['done 10', 'done 11', 'done 12', 'done 13']);
@@ -308,3 +314,37 @@ function activeInfo(): { spanId?: string; n?: string } {
     n: propagation.getBaggage(context.active())?.getEntry('n')?.value,
   };
 }
+
+describe('issue #11 regressions (consumer)', () => {
+  it('kafkajs bug 6: an untraced batch stays one trace: messages without context are children of the batch span', async () => {
+    const messages = [kafkaMessage('1'), kafkaMessage('2'), kafkaMessage('3')];
+    let batchTrace: string | undefined;
+    await traceEachBatch(async (traced) => {
+      batchTrace = trace.getActiveSpan()?.spanContext().traceId;
+      for (const message of traced.batch.messages) {
+        traced.traceMessage(message, () => trace.getTracer('app').startSpan('downstream').end());
+      }
+    })(batchPayload(messages));
+    const traces = new Set(tracing.spans().map((span) => span.spanContext().traceId));
+    expect([...traces]).toEqual([batchTrace]);
+    expect(tracing.spans()).toHaveLength(7);
+  });
+
+  it('kafkajs bug 7: a binary key is not recorded as mojibake; a UTF-8 key is', async () => {
+    const binary = { ...kafkaMessage('1'), key: Buffer.from([0xff, 0xfe, 0x00, 0x81]) };
+    const text = { ...kafkaMessage('2'), key: Buffer.from('ключ-1', 'utf8') };
+    const handler = traceEachMessage(async () => {});
+    await handler(messagePayload(binary));
+    await handler(messagePayload(text));
+    const [first, second] = tracing.spans();
+    expect(first!.attributes[ATTR_KAFKA_MESSAGE_KEY]).toBeUndefined();
+    expect(second!.attributes[ATTR_KAFKA_MESSAGE_KEY]).toBe('ключ-1');
+  });
+
+  it('convention 9: a process span parented on the creation context also links to it', async () => {
+    await traceEachMessage(async () => {})(messagePayload(kafkaMessage('1', { traceparent: traceparent() })));
+    const [span] = tracing.spans();
+    expect(parentSpanId(span!)).toBe(PARENT_ID);
+    expect(span!.links.map((link) => link.context.spanId)).toEqual([PARENT_ID]);
+  });
+});

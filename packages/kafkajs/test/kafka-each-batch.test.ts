@@ -158,7 +158,11 @@ describe('traceEachBatch', () => {
       expect(span.name).toBe(`process ${topic}`);
       expect(span.spanContext().traceId).toBe(parent.spanContext().traceId);
       expect(parentSpanId(span)).toBe(producer.spanContext().spanId);
-      expect(span.links.map((link) => link.context.spanId)).toEqual([p.batchSpanId]);
+      // Linked to its creation context (its parent, as the conventions ask) and to the batch span.
+      expect(span.links.map((link) => link.context.spanId)).toEqual([
+        producer.spanContext().spanId,
+        p.batchSpanId,
+      ]);
       expect(p.tenant).toBe('acme');
     }
   });

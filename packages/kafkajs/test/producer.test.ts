@@ -1,7 +1,7 @@
 // traceProducer against a recording stand-in for a KafkaJS producer: what reaches `send`, what
 // the caller gets back, and that nothing of the caller's is changed. test/kafka-*.test.ts do the
 // same through a real broker.
-import { SpanKind, SpanStatusCode, type Tracer, context, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type Tracer, context, propagation, trace } from '@opentelemetry/api';
 import {
   ATTR_KAFKA_MESSAGE_KEY,
   ATTR_KAFKA_MESSAGE_TOMBSTONE,
@@ -15,7 +15,7 @@ import {
   ATTR_MESSAGING_SYSTEM_NAME,
 } from '@opentelemetry/semantic-conventions/incubating';
 import { type KafkaSender, traceProducer } from '@tracewire/kafkajs';
-import type { Message, ProducerBatch, ProducerRecord, RecordMetadata } from 'kafkajs';
+import type { IHeaders, Message, ProducerBatch, ProducerRecord, RecordMetadata } from 'kafkajs';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
 
@@ -64,8 +64,10 @@ const metadata = (topicName: string, partition: number, baseOffset: string): Rec
   baseOffset,
 });
 
+const creates = () => tracing.spans().filter((span) => span.name.startsWith('create '));
+
 describe('traceProducer send', () => {
-  it('starts one PRODUCER span per message, child of the active span, with semconv attributes', async () => {
+  it('several messages: a PRODUCER create span per message, child of the active span, and one CLIENT send span linking to them', async () => {
     const { producer, calls } = fakeProducer(async () => [metadata('orders', 0, '41')]);
     const traced = traceProducer(producer);
     const parent = trace.getTracer('test').startSpan('parent');
@@ -80,8 +82,21 @@ describe('traceProducer send', () => {
       }),
     );
     parent.end();
-    const spans = tracing.spans().filter((span) => span.name === 'send orders');
+    const spans = tracing.spans().filter((span) => span.name === 'create orders');
     expect(spans).toHaveLength(3);
+    const [send, ...others] = tracing.spans().filter((span) => span.name === 'send orders');
+    expect(others).toEqual([]);
+    expect(send!.kind).toBe(SpanKind.CLIENT);
+    expect(parentSpanId(send!)).toBe(parent.spanContext().spanId);
+    expect(send!.attributes).toMatchObject({
+      [ATTR_MESSAGING_SYSTEM]: 'kafka',
+      [ATTR_MESSAGING_DESTINATION_NAME]: 'orders',
+      [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+      'messaging.batch.message_count': 3,
+    });
+    expect(send!.links.map((link) => link.context.spanId)).toEqual(
+      spans.map((span) => span.spanContext().spanId),
+    );
     for (const span of spans) {
       expect(span.kind).toBe(SpanKind.PRODUCER);
       expect(span.spanContext().traceId).toBe(parent.spanContext().traceId);
@@ -90,8 +105,8 @@ describe('traceProducer send', () => {
         [ATTR_MESSAGING_SYSTEM]: 'kafka',
         [ATTR_MESSAGING_SYSTEM_NAME]: 'kafka',
         [ATTR_MESSAGING_DESTINATION_NAME]: 'orders',
-        [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
-        [ATTR_MESSAGING_OPERATION_NAME]: 'send',
+        [ATTR_MESSAGING_OPERATION_TYPE]: 'create',
+        [ATTR_MESSAGING_OPERATION_NAME]: 'create',
         // One answer for the topic: every message went to that partition, offsets in order.
         [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: '0',
       });
@@ -104,7 +119,7 @@ describe('traceProducer send', () => {
     expect(spans[1]!.attributes[ATTR_MESSAGING_MESSAGE_BODY_SIZE]).toBe(6);
     expect(spans[2]!.attributes[ATTR_KAFKA_MESSAGE_TOMBSTONE]).toBe(true);
 
-    // Each message carries its own span's context, as a string, next to the user's headers.
+    // Each message carries its own create span's context, as a string, next to the user's headers.
     const sent = calls[0]!.argument as ProducerRecord;
     sent.messages.forEach((message, i) => {
       const { traceId, spanId } = spans[i]!.spanContext();
@@ -151,7 +166,7 @@ describe('traceProducer send', () => {
         { value: 'c', partition: 3 },
       ],
     });
-    const spans = tracing.spans();
+    const spans = creates();
     expect(spans.map((span) => span.attributes[ATTR_MESSAGING_DESTINATION_PARTITION_ID])).toEqual([
       '3',
       '0',
@@ -168,7 +183,7 @@ describe('traceProducer send', () => {
         { topic: 'other', messages: [{ value: 'c' }] },
       ],
     });
-    const spans = tracing.spans();
+    const spans = creates();
     expect(spans.map((span) => span.attributes[ATTR_MESSAGING_DESTINATION_PARTITION_ID])).toEqual([
       '1',
       '4',
@@ -198,7 +213,7 @@ describe('traceProducer send', () => {
     );
   });
 
-  it('rethrows a rejection unchanged and marks every message span ERROR', async () => {
+  it('rethrows a rejection unchanged and marks every span of the send ERROR', async () => {
     const failure = new TypeError('broker says no');
     const { producer } = fakeProducer(() => Promise.reject(failure));
     const sending = traceProducer(producer).send({
@@ -207,7 +222,7 @@ describe('traceProducer send', () => {
     });
     await expect(sending).rejects.toBe(failure);
     const spans = tracing.spans();
-    expect(spans).toHaveLength(2);
+    expect(spans.map((span) => span.name)).toEqual(['create bad', 'create bad', 'send bad']);
     for (const span of spans) {
       expect(span.status.code).toBe(SpanStatusCode.ERROR);
       expect(span.attributes['error.type']).toBe('TypeError');
@@ -280,8 +295,12 @@ describe('traceProducer sendBatch', () => {
       ],
     };
     await traceProducer(producer).sendBatch(batch);
-    const spans = tracing.spans();
-    expect(spans.map((span) => span.name)).toEqual(['send a', 'send a', 'send b', 'send a']);
+    const spans = creates();
+    expect(spans.map((span) => span.name)).toEqual(['create a', 'create a', 'create b', 'create a']);
+    // Several topics: the send span names none.
+    const send = tracing.spans().find((span) => span.name === 'send')!;
+    expect(send.attributes[ATTR_MESSAGING_DESTINATION_NAME]).toBeUndefined();
+    expect(send.attributes['messaging.batch.message_count']).toBe(4);
     expect(spans.map((span) => span.attributes[ATTR_KAFKA_OFFSET])).toEqual([100, 101, 5, 102]);
     const sent = calls[0]!.argument as ProducerBatch;
     expect(sent.topicMessages!.flatMap((entry) => entry.messages.map((m) => m.headers?.traceparent))).toEqual(
@@ -339,5 +358,138 @@ describe('traceProducer is otherwise the producer', () => {
 
   it('rejects a value that is not a producer at wrap time', () => {
     expect(() => traceProducer(undefined as never)).toThrow(TypeError);
+  });
+});
+
+describe('issue #11 regressions (producer)', () => {
+  const OLD_TRACE = '0af7651916cd43dd8448eb211c80319c';
+  const OLD_SPAN = 'b7ad6b7169203331';
+  /** Headers as a KafkaJS consumer hands them over: Buffers. */
+  const consumedHeaders = (): IHeaders => ({
+    traceparent: Buffer.from(`00-${OLD_TRACE}-${OLD_SPAN}-01`),
+    tracestate: Buffer.from('old=1'),
+    baggage: Buffer.from('who=old'),
+    'x-app': Buffer.from('kept'),
+  });
+  const headerText = (value: unknown): string | undefined =>
+    value === undefined ? undefined : Buffer.isBuffer(value) ? value.toString() : String(value);
+
+  it("kafkajs bug 5: re-producing a consumed message's headers sends them untouched, never mixed with a new traceparent", async () => {
+    const { producer, calls } = fakeProducer();
+    const headers = consumedHeaders();
+    const active = propagation.setBaggage(
+      context.active(),
+      propagation.createBaggage({ who: { value: 'new' } }),
+    );
+    await context.with(active, () =>
+      traceProducer(producer).send({ topic: 'dlq', messages: [{ value: 'v', headers }] }),
+    );
+    const sent = (calls[0]!.argument as ProducerRecord).messages[0]!.headers!;
+    expect(Object.fromEntries(Object.entries(sent).map(([k, v]) => [k, headerText(v)]))).toEqual({
+      traceparent: `00-${OLD_TRACE}-${OLD_SPAN}-01`,
+      tracestate: 'old=1',
+      baggage: 'who=old',
+      'x-app': 'kept',
+    });
+    const [span] = tracing.spans();
+    expect(span!.name).toBe('send dlq');
+    expect(span!.kind).toBe(SpanKind.PRODUCER);
+    expect(span!.links.map((link) => link.context.spanId)).toEqual([OLD_SPAN]);
+  });
+
+  it('kafkajs bug 5: a fresh message next to a re-produced one gets a context of its own, stale tracestate dropped', async () => {
+    const { producer, calls } = fakeProducer();
+    await traceProducer(producer).send({
+      topic: 'fwd',
+      messages: [
+        { value: 'fresh', headers: { tracestate: 'stale=1', baggage: 'stale=1' } },
+        { value: 'forwarded', headers: consumedHeaders() },
+      ],
+    });
+    const [fresh, forwarded] = (calls[0]!.argument as ProducerRecord).messages;
+    const [create] = creates();
+    expect(fresh!.headers).toEqual({
+      traceparent: `00-${create!.spanContext().traceId}-${create!.spanContext().spanId}-01`,
+    });
+    expect(headerText(forwarded!.headers!.traceparent)).toBe(`00-${OLD_TRACE}-${OLD_SPAN}-01`);
+    const send = tracing.spans().find((span) => span.name === 'send fwd')!;
+    expect(send.links.map((link) => link.context.spanId)).toEqual([create!.spanContext().spanId, OLD_SPAN]);
+  });
+
+  it('kafkajs bug 7: a binary key is left out of kafka.message.key', async () => {
+    const { producer } = fakeProducer();
+    await traceProducer(producer).send({
+      topic: 'k',
+      messages: [{ key: Buffer.from([0xc3, 0x28]), value: 'v' }],
+    });
+    expect(tracing.spans()[0]!.attributes[ATTR_KAFKA_MESSAGE_KEY]).toBeUndefined();
+  });
+
+  it('kafkajs bug 8: sends inside an aborted transaction end ERROR transaction_aborted; a committed one ends OK', async () => {
+    const { producer } = fakeProducer(async () => [metadata('tx', 0, '5')]);
+    const traced = traceProducer(producer);
+    const aborted = await traced.transaction();
+    await aborted.send({ topic: 'tx', messages: [{ value: 'a' }] });
+    // Still open: its outcome is the transaction's.
+    expect(tracing.spans()).toHaveLength(0);
+    await aborted.abort();
+    const committed = await traced.transaction();
+    await committed.send({ topic: 'tx', messages: [{ value: 'c' }] });
+    await committed.commit();
+    const [first, second] = tracing.spans();
+    expect(first!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(first!.attributes).toMatchObject({
+      'error.type': 'transaction_aborted',
+      'tracewire.kafka.transaction': 'aborted',
+      [ATTR_KAFKA_OFFSET]: 5,
+    });
+    expect(second!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(second!.attributes['tracewire.kafka.transaction']).toBe('committed');
+  });
+
+  it('kafkajs bug 8: a transaction never committed or aborted ends its spans at transactionTimeoutMs', async () => {
+    const { producer } = fakeProducer();
+    const transaction = await traceProducer(producer, { transactionTimeoutMs: 20 }).transaction();
+    await transaction.send({ topic: 'tx', messages: [{ value: 'a' }] });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(tracing.spans()[0]!.attributes['tracewire.kafka.transaction']).toBe('unfinished');
+  });
+
+  it('convention 10: createSpans false sends one PRODUCER send span whose context goes into every message', async () => {
+    const { producer, calls } = fakeProducer();
+    await traceProducer(producer, { createSpans: false }).send({
+      topic: 'flat',
+      messages: [{ value: 'a' }, { value: 'b' }],
+    });
+    const [span, ...rest] = tracing.spans();
+    expect(rest).toEqual([]);
+    expect(span!.kind).toBe(SpanKind.PRODUCER);
+    expect(span!.attributes['messaging.batch.message_count']).toBe(2);
+    const expected = `00-${span!.spanContext().traceId}-${span!.spanContext().spanId}-01`;
+    expect((calls[0]!.argument as ProducerRecord).messages.map((m) => m.headers?.traceparent)).toEqual([
+      expected,
+      expected,
+    ]);
+  });
+
+  it('convention 13: error.type names the innermost cause (the protocol error under KafkaJSNumberOfRetriesExceeded)', async () => {
+    class KafkaJSProtocolError extends Error {
+      type = 'UNKNOWN_TOPIC_OR_PARTITION';
+    }
+    class KafkaJSNumberOfRetriesExceeded extends Error {}
+    const failure = new KafkaJSNumberOfRetriesExceeded('retries', {
+      cause: new KafkaJSProtocolError('This server does not host this topic-partition'),
+    });
+    const { producer } = fakeProducer(() => Promise.reject(failure));
+    await expect(traceProducer(producer).send({ topic: 'gone', messages: [{ value: 'a' }] })).rejects.toBe(
+      failure,
+    );
+    expect(tracing.spans()[0]!.attributes['error.type']).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+  });
+
+  it('rejects a bad transactionTimeoutMs or createSpans when wrapping', () => {
+    const { producer } = fakeProducer();
+    expect(() => traceProducer(producer, { transactionTimeoutMs: 0 })).toThrow(/transactionTimeoutMs/);
+    expect(() => traceProducer(producer, { createSpans: 1 as unknown as boolean })).toThrow(/createSpans/);
   });
 });
