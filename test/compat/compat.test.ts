@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { SpanKind } from '@opentelemetry/api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type App, type Entry, entryFile, prepareApp } from './install.js';
-import { type Setup, command, setups } from './setups.js';
+import { type Setup, command, platformaticClient, setups } from './setups.js';
 import { type AppRun, chainProblem, expectedBody, otelOutcome, parseRun } from './spans.js';
 import { type Row, committedTable, normalizeTable, renderTable, writeTable } from './table.js';
 
@@ -91,13 +91,27 @@ describe('compatibility: installed from the packed tarballs', () => {
     });
 
     if (setup.messaging) {
-      it(`${setup.label}: KafkaJS, amqplib and gRPC round trips, each consumer or server span the child of its sender`, async () => {
+      it(`${setup.label}: KafkaJS, @platformatic/kafka, amqplib and gRPC round trips, each consumer or server span the child of its sender`, async () => {
         const id = `${setup.id}-${process.pid}-${Date.now()}`;
-        const run = await runApp(setup, 'messaging', { COMPAT_ID: id });
+        const run = await runApp(setup, 'messaging', {
+          COMPAT_ID: id,
+          COMPAT_PLT_CLIENT: platformaticClient(setup),
+        });
         expect(run.failure).toBeUndefined();
-        expect(run.body).toEqual({ kafka: 'kafka-hello', amqp: 'amqp-hello', grpc: 'grpc-hello' });
+        expect(run.body).toEqual({
+          kafka: 'kafka-hello',
+          platformatic: 'platformatic-hello',
+          amqp: 'amqp-hello',
+          grpc: 'grpc-hello',
+        });
         const pairs = {
           KafkaJS: [`send compat-${id}`, SpanKind.PRODUCER, `process compat-${id}`, SpanKind.CONSUMER],
+          '@platformatic/kafka': [
+            `send compat-plt-${id}`,
+            SpanKind.PRODUCER,
+            `process compat-plt-${id}`,
+            SpanKind.CONSUMER,
+          ],
           amqplib: ['send amq.default', SpanKind.PRODUCER, `process compat-queue-${id}`, SpanKind.CONSUMER],
           gRPC: ['compat.Echo/Echo', SpanKind.CLIENT, 'compat.Echo/Echo', SpanKind.SERVER],
         } as const;
@@ -113,7 +127,7 @@ describe('compatibility: installed from the packed tarballs', () => {
           },
         );
         rows.get(setup.id)!.messaging = results.map((problem) => (problem ? '❌' : '✅')).join(' / ');
-        expect(results).toEqual([undefined, undefined, undefined]);
+        expect(results).toEqual([undefined, undefined, undefined, undefined]);
       });
     }
 

@@ -18,14 +18,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageDirs, repoRoot } from '../support/packages.js';
-import { type Setup, setups } from './setups.js';
+import { type Setup, nodeRuns2x, setups } from './setups.js';
 
 const run = promisify(execFile);
 const appSource = join(repoRoot, 'test', 'compat', 'app');
 const rootManifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
 
-/** Registry dependencies of the app: the repo's own versions where it has them, bundlers pinned. */
+/**
+ * Registry dependencies of the app: the repo's own versions where it has them, bundlers pinned.
+ * @platformatic/kafka (the peer) is the major the running Node supports, so the app key differs
+ * between Node 20 and 22/24; 2.x is also installed under an alias for Bun and Deno.
+ */
 function registryDependencies(): Record<string, string> {
+  const platformatic2 = rootManifest.devDependencies['@platformatic/kafka'] as string;
+  const platformatic1 = (rootManifest.devDependencies['platformatic-kafka1'] as string).replace(
+    /^npm:@platformatic\/kafka@/,
+    '',
+  );
   const fromRepo = [
     '@opentelemetry/api',
     '@opentelemetry/context-async-hooks',
@@ -49,6 +58,8 @@ function registryDependencies(): Record<string, string> {
     '@rollup/plugin-commonjs': '29.0.3',
     '@rollup/plugin-json': '6.1.0',
     '@rollup/plugin-node-resolve': '16.0.3',
+    '@platformatic/kafka': nodeRuns2x() ? platformatic2 : platformatic1,
+    'platformatic-kafka2': `npm:@platformatic/kafka@${platformatic2}`,
   };
 }
 

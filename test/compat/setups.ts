@@ -12,7 +12,7 @@ export interface Setup {
   runtime: Runtime;
   format: 'esm' | 'cjs';
   bundler?: Bundler;
-  /** Whether the KafkaJS, amqplib and gRPC round trips run in this setup too. */
+  /** Whether the KafkaJS, @platformatic/kafka, amqplib and gRPC round trips run in this setup too. */
   messaging?: boolean;
 }
 
@@ -54,4 +54,18 @@ export function command(setup: Setup, file: string, preload?: string): string[] 
     return [denoBinary(), 'run', '-A', ...(preload ? ['--preload', preload] : []), file];
   const flag = preload?.endsWith('.cjs') ? '--require' : '--import';
   return [process.execPath, ...(preload ? [flag, preload] : []), file];
+}
+
+/** True when this Node can run @platformatic/kafka 2.x (>= 22.22 or >= 24.6); 1.x runs on Node 20. */
+export function nodeRuns2x(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 24 || (major === 24 && minor >= 6) || (major === 22 && minor >= 22) || major === 23;
+}
+
+/**
+ * The installed name of the @platformatic/kafka the messaging app imports: on Node the app's own
+ * peer (the major this Node runs, see install.ts); Bun and Deno run 2.x (1.x works there too).
+ */
+export function platformaticClient(setup: Setup): string {
+  return setup.runtime === 'node' ? '@platformatic/kafka' : 'platformatic-kafka2';
 }

@@ -21,7 +21,7 @@ export function renderTable(rows: Row[], node: string): string {
   const header = [
     'setup',
     'tracewire (`startTracing()` / bare SDK)',
-    'tracewire KafkaJS / amqplib / gRPC',
+    'tracewire KafkaJS / @platformatic/kafka / amqplib / gRPC',
     'OTel set up after the imports',
     'OTel set up first in code',
     'OTel preloaded (`--import` / `--require` / `--preload`)',

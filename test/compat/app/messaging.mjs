@@ -1,12 +1,15 @@
-// KafkaJS, amqplib and gRPC round trips with tracewire, in one process: a message sent and
-// consumed (Kafka, RabbitMQ) and a unary call (gRPC), each producing a parent and a child span.
-// Env: KAFKA_BROKERS, AMQP_URL, COMPAT_ID (makes the topic and queue names unique).
+// KafkaJS, @platformatic/kafka, amqplib and gRPC round trips with tracewire, in one process: a
+// message sent and consumed (Kafka, RabbitMQ) and a unary call (gRPC), each producing a parent and
+// a child span. Env: KAFKA_BROKERS, AMQP_URL, COMPAT_ID (makes the topic and queue names unique),
+// COMPAT_PLT_CLIENT (the installed name of the @platformatic/kafka major this runtime runs).
+import { Buffer } from 'node:buffer';
 import { Server, ServerCredentials, credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { traceChannel } from '@tracewire/amqplib';
 import { clientInterceptor, serverInterceptor } from '@tracewire/grpc';
 import { traceEachMessage, traceProducer } from '@tracewire/kafkajs';
 import { startTracing } from '@tracewire/node';
+import { messageTracer, traceProducer as tracePlatformaticProducer } from '@tracewire/platformatic-kafka';
 import amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import { report } from './app.mjs';
@@ -48,6 +51,31 @@ async function kafkaRoundTrip() {
   const value = await received;
   await producer.disconnect();
   await consumer.disconnect();
+  return value;
+}
+
+async function platformaticRoundTrip() {
+  // Which major is chosen per runtime (2.x needs Node >= 22.22 or >= 24.6): see setups.ts.
+  const { Admin, Consumer, MessagesStreamModes, Producer } = await import(process.env.COMPAT_PLT_CLIENT);
+  const topic = `compat-plt-${id}`;
+  const bootstrapBrokers = process.env.KAFKA_BROKERS.split(',');
+  const admin = new Admin({ clientId: 'compat', bootstrapBrokers });
+  await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
+  await admin.close();
+  const producer = tracePlatformaticProducer(new Producer({ clientId: 'compat', bootstrapBrokers }));
+  await producer.send({ messages: [{ topic, value: Buffer.from('platformatic-hello') }] });
+  await producer.close();
+  const consumer = new Consumer({ groupId: topic, clientId: 'compat', bootstrapBrokers, maxWaitTime: 200 });
+  const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST });
+  const traceMessage = messageTracer();
+  let value;
+  for await (const message of stream) {
+    value = await traceMessage(message, async () => String(message.value));
+    break;
+  }
+  // Leaving the loop already destroyed the stream; close() may then reject, which is fine here.
+  await stream.close().catch(() => undefined);
+  await consumer.close(true);
   return value;
 }
 
@@ -110,7 +138,12 @@ async function grpcRoundTrip() {
 }
 
 try {
-  const body = { kafka: await kafkaRoundTrip(), amqp: await amqpRoundTrip(), grpc: await grpcRoundTrip() };
+  const body = {
+    kafka: await kafkaRoundTrip(),
+    platformatic: await platformaticRoundTrip(),
+    amqp: await amqpRoundTrip(),
+    grpc: await grpcRoundTrip(),
+  };
   await new Promise((resolve) => setTimeout(resolve, 300));
   report(body);
   process.exit(0);
