@@ -164,7 +164,8 @@ export function runChild(script: string, args: string[], timeoutMs = 20_000): Pr
       } catch {
         report = last;
       }
-      const crash = code === 0 ? undefined : /^(\w*Error|\[UnhandledPromiseRejection)[^\n]*$/m.exec(stderr);
+      // Node 20 prints `TypeError: fetch failed`; Node 24 prints `[TypeError: fetch failed] {`.
+      const crash = code === 0 ? undefined : /^\[?(\w*Error|UnhandledPromiseRejection)[^\n]*$/m.exec(stderr);
       // Ports are the run's, not the app's: `127.0.0.1:41234` is compared as `127.0.0.1:PORT`.
       resolve({ code, report, crashedWith: crash?.[0].replace(/(127\.0\.0\.1|localhost):\d+/g, '$1:PORT') });
     });
