@@ -3,7 +3,6 @@
 // consumer is paused; the round resumes it and ends when it has processed them all. Producer rows:
 // the round sends the messages (PER_SEND a send, IN_FLIGHT sends at once) and waits for the acks.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { context, trace } from '@opentelemetry/api';
 import { REMOTE_LINK, TRACEPARENT, TRACE_ID } from '../constants.mjs';
@@ -15,15 +14,7 @@ const IN_FLIGHT = 4;
 const VALUE = randomBytes(128).toString('hex');
 const isBatchSpan = (shape) => 'messaging.batch.message_count' in shape.attributes;
 
-/** Whether the built @tracewire/kafkajs knows `createSpans` (being added on another branch). */
-function hasCreateSpans() {
-  const file = require.resolve('@tracewire/kafkajs');
-  return readFileSync(file, 'utf8').includes('createSpans');
-}
-
 export async function setup(row, variant, { template, env, parent }) {
-  if (row.id === 'kafka-producer-nospans' && !hasCreateSpans())
-    return { unavailable: '@tracewire/kafkajs has no createSpans option yet' };
   const { Kafka, logLevel } = require('kafkajs');
   const kafka = new Kafka({
     clientId: `bench-${variant}`,
