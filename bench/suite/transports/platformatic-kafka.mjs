@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { context, trace } from '@opentelemetry/api';
 import { TRACEPARENT, TRACE_ID } from '../constants.mjs';
-import { endLike, floorTracer, pick, startFrom } from '../floor.mjs';
+import { endLike, floorSender, floorTracer, pick, startFrom } from '../floor.mjs';
 
 export const PER_SEND = 100;
 const IN_FLIGHT = 4;
@@ -108,34 +108,12 @@ async function producerVariant(variant, producer, template) {
   }
   if (variant !== 'floor') return producer;
   // The floor copies tracewire's structure: the spans it made once per message, and once per send.
-  const tracer = floorTracer();
-  const groups = new Map();
-  for (const shape of template) {
-    const key = `${shape.kind} ${shape.name}`;
-    groups.set(key, [...(groups.get(key) ?? []), shape]);
-  }
-  const perMessage = [];
-  const perSend = [];
-  for (const list of groups.values()) {
-    if (list.length === PER_SEND) perMessage.push(list[0]);
-    else if (list.length === 1) perSend.push(list[0]);
-    else throw new Error(`floor: ${list.length} spans of "${list[0].name}" in a send of ${PER_SEND}`);
-  }
-  return {
-    async send(options) {
-      const spans = [];
-      for (const shape of perSend) spans.push([startFrom(tracer, shape, undefined), shape]);
-      const messages = options.messages.map((message) => {
-        for (const shape of perMessage) spans.push([startFrom(tracer, shape, undefined), shape]);
-        return { ...message, headers: new Map([[TRACEPARENT_NAME, TRACEPARENT_VALUE]]) };
-      });
-      try {
-        return await producer.send({ ...options, messages });
-      } finally {
-        for (const [span, shape] of spans) endLike(span, shape);
-      }
-    },
-  };
+  return floorSender(
+    template,
+    PER_SEND,
+    (record) => producer.send(record),
+    (message) => ({ ...message, headers: new Map([[TRACEPARENT_NAME, TRACEPARENT_VALUE]]) }),
+  );
 }
 
 async function processVariant(variant, handle, template, parent) {
