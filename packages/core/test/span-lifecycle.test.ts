@@ -262,3 +262,13 @@ describe('SpanScope and runInScope', () => {
     expect(tracing.spans()[0]?.status).toEqual({ code: SpanStatusCode.ERROR, message: '[object Object]' });
   });
 });
+
+describe('tracer options', () => {
+  it('a tracer or tracerProvider that is not one fails when the adapter is made, naming it', () => {
+    const identity = { packageName: '@tracewire/example', version: '0.0.0' };
+    const make = (options: object) => createIncomingSpans(options, identity, SpanKind.SERVER, headerGetter);
+    expect(() => make({ tracer: 5 })).toThrow(/@tracewire\/example: tracer must be/);
+    expect(() => make({ tracerProvider: {} })).toThrow(/@tracewire\/example: tracerProvider must be/);
+    expect(() => make({ tracer: trace.getTracer('ok') })).not.toThrow();
+  });
+});
