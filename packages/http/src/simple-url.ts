@@ -33,19 +33,17 @@ const SLASH = 47;
 const COLON = 58;
 const QUESTION = 63;
 const PERCENT = 37;
-const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /** The attributes of `url` when the WHATWG parser would keep it as it is; else undefined. */
 export function simpleUrl(url: string): SimpleUrl | undefined {
-  let at: number;
-  let defaultPort: number;
-  if (url.startsWith('http://')) {
-    at = 7;
-    defaultPort = 80;
-  } else if (url.startsWith('https://')) {
-    at = 8;
-    defaultPort = 443;
-  } else return undefined;
+  // 'http://' or 'https://', compared by code (startsWith costs more than the whole scan).
+  if (url.charCodeAt(0) !== 104 || url.charCodeAt(1) !== 116 || url.charCodeAt(2) !== 116) return undefined;
+  if (url.charCodeAt(3) !== 112) return undefined;
+  let at = url.charCodeAt(4) === 115 ? 5 : 4;
+  const defaultPort = at === 5 ? 443 : 80;
+  if (url.charCodeAt(at) !== COLON || url.charCodeAt(at + 1) !== SLASH || url.charCodeAt(at + 2) !== SLASH)
+    return undefined;
+  at += 3;
 
   // The host: labels of [a-z0-9-] between single dots, none starting with 'xn--' (IDN).
   const length = url.length;
@@ -66,7 +64,7 @@ export function simpleUrl(url: string): SimpleUrl | undefined {
   const host = url.slice(hostStart, at);
   // A last label starting with a digit may be read as an IPv4 number (`127.1`, `0x7f.1`).
   const last = url.charCodeAt(labelStart);
-  if (last >= 48 && last <= 57 && !CANONICAL_IPV4.test(host)) return undefined;
+  if (last >= 48 && last <= 57 && !canonicalIpv4(url, hostStart, at)) return undefined;
 
   let port = defaultPort;
   let portEnd = at;
@@ -121,4 +119,26 @@ export function simpleUrl(url: string): SimpleUrl | undefined {
         ? `${origin}/${url.slice(portEnd)}`
         : origin + url.slice(portEnd);
   return { href, host, port };
+}
+
+/** Whether `url` from `start` to `end` is a dotted quad the parser keeps: 4 numbers 0-255, no leading zero. */
+function canonicalIpv4(url: string, start: number, end: number): boolean {
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let at = start; at <= end; at++) {
+    const code = at === end ? DOT : url.charCodeAt(at);
+    if (code === DOT) {
+      if (digits === 0 || value > 255) return false;
+      parts++;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    const digit = code - 48;
+    if (digit < 0 || digit > 9 || (digits === 1 && value === 0)) return false;
+    value = value * 10 + digit;
+    digits++;
+  }
+  return parts === 4;
 }
