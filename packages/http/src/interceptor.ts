@@ -1,5 +1,6 @@
 import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
+import { callIn } from './call-in.js';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeDispatchHeaders } from './headers.js';
 import { ownContext } from './app-context.js';
@@ -199,7 +200,7 @@ function forwarder(name: string): (this: Traced, ...args: unknown[]) => unknown 
   const observe = OBSERVERS[name];
   if (!observe) {
     return function forward(this: Traced, ...args: unknown[]): unknown {
-      return context.with(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, ...args);
+      return callIn(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, args);
     };
   }
   return function observeAndForward(this: Traced, ...args: unknown[]): unknown {
@@ -208,7 +209,7 @@ function forwarder(name: string): (this: Traced, ...args: unknown[]) => unknown 
     } catch (error) {
       reportTracingFailure(error);
     }
-    return context.with(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, ...args);
+    return callIn(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, args);
   };
 }
 
