@@ -133,6 +133,7 @@ function joinArguments({ url, options, rest }: RequestCall): unknown[] {
  */
 function withCallerCallback(call: RequestCall, caller: Context): RequestCall {
   const last = call.rest.length - 1;
+  if (last < 0) return call; // rest[-1] is a slow dictionary lookup
   const callback = call.rest[last];
   if (typeof callback !== 'function') return call;
   const rest = call.rest.slice();
