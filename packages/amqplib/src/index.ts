@@ -1,4 +1,4 @@
-import type { AdapterIdentity } from '@tracewire/core';
+import { type AdapterIdentity, checkTrust, reportOnce } from '@tracewire/core';
 import { channelPeer } from './attributes.js';
 import { type ConsumerChannel, consumerMethods } from './consumer.js';
 import { type ProducerChannel, producerMethods } from './producer.js';
@@ -12,6 +12,7 @@ export { VERSION };
 const PACKAGE_NAME = '@tracewire/amqplib';
 const IDENTITY: AdapterIdentity = { packageName: PACKAGE_NAME, version: VERSION };
 const DEFAULT_SETTLE_TIMEOUT_MS = 5 * 60 * 1000;
+const OPTIONS_IGNORED = `${PACKAGE_NAME}: the channel is already traced; the options of this traceChannel call are ignored`;
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -30,16 +31,22 @@ export function traceChannel<C extends TraceableChannel>(channel: C, options: Am
   if (channel === null || typeof channel !== 'object' || typeof channel.publish !== 'function') {
     throw new TypeError(`${PACKAGE_NAME}: traceChannel expects an amqplib Channel or ConfirmChannel`);
   }
-  if (tracedChannels.has(channel)) return channel;
-  const existing = tracedByChannel.get(channel);
-  if (existing) return existing as C;
-
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${PACKAGE_NAME}: options must be an object, got ${String(options)}`);
+  }
   const { settleTimeoutMs = DEFAULT_SETTLE_TIMEOUT_MS, settleSpans = false } = options;
   if (typeof settleTimeoutMs !== 'number' || !(settleTimeoutMs > 0) || settleTimeoutMs > 2 ** 31 - 1) {
     throw new TypeError(`${PACKAGE_NAME}: settleTimeoutMs must be a positive number of milliseconds`);
   }
   if (typeof settleSpans !== 'boolean') {
     throw new TypeError(`${PACKAGE_NAME}: settleSpans must be a boolean, got ${typeof settleSpans}`);
+  }
+  if (options.trust !== undefined) checkTrust(options.trust, PACKAGE_NAME);
+  const existing = tracedChannels.has(channel) ? channel : (tracedByChannel.get(channel) as C | undefined);
+  if (existing) {
+    // One wrapper per channel: a second call's options cannot apply to the first one's spans.
+    if (Object.values(options).some((value) => value !== undefined)) reportOnce(OPTIONS_IGNORED);
+    return existing;
   }
 
   const target = channel as unknown as Record<PropertyKey, unknown>;

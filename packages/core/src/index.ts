@@ -35,7 +35,14 @@ export type { Trust, TrustMode } from './trust.js';
 export { checkTrust, decideTrust, isTrustMode } from './trust.js';
 export type { TracerOptions } from './tracer.js';
 export { resolveTracer } from './tracer.js';
-export { SpanScope, runInScope, isPromiseLike, errorType, ATTR_ERROR_TYPE } from './span-scope.js';
+export {
+  SpanScope,
+  runInScope,
+  isPromiseLike,
+  isNativePromise,
+  errorType,
+  ATTR_ERROR_TYPE,
+} from './span-scope.js';
 export type {
   AdapterIdentity,
   IncomingCaller,

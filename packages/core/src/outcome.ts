@@ -1,5 +1,5 @@
 import type { SpanScope } from './span-scope.js';
-import { errorType } from './span-scope.js';
+import { errorType, isNativePromise } from './span-scope.js';
 
 /** How a handler ended: `error` is set only when it threw or its promise rejected. */
 export type Outcome = { ok: true } | { ok: false; error: unknown };
@@ -14,14 +14,19 @@ export type Outcome = { ok: true } | { ok: false; error: unknown };
 export function observeOutcome<T>(result: T, onSettled: (outcome: Outcome) => void): T {
   // Only a real promise is watched. Another thenable may be lazy (a query builder runs when its
   // `then` is called) and the library ignores it, so it is never touched: its work is not timed.
-  if (!(result instanceof Promise)) {
+  if (!isNativePromise(result)) {
     safely(onSettled, { ok: true });
     return result;
   }
-  result.then(
-    () => safely(onSettled, { ok: true }),
-    (error: unknown) => safely(onSettled, { ok: false, error }),
-  );
+  try {
+    result.then(
+      () => safely(onSettled, { ok: true }),
+      (error: unknown) => safely(onSettled, { ok: false, error }),
+    );
+  } catch (error) {
+    // A promise subclass or another realm's promise whose `then` throws: the library would not look either.
+    safely(onSettled, { ok: false, error });
+  }
   return result;
 }
 

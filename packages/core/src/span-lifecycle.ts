@@ -118,7 +118,10 @@ export function createIncomingSpans<Request, Carrier>(
 ): IncomingSpans<Request, Carrier> {
   const tracer = resolveTracer(options, identity.packageName, identity.version);
   const propagator = resolvePropagator(options.propagator);
-  const trust = checkTrust<Request>(options.trust ?? 'continue', identity.packageName);
+  const trust = checkTrust<Request>(
+    options.trust === undefined ? 'continue' : options.trust,
+    identity.packageName,
+  );
   const extractFailed = `${identity.packageName}: the propagator failed to extract; starting a new trace`;
 
   const extract = (carrier: Carrier): Context => {

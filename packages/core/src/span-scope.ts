@@ -79,8 +79,9 @@ export function runInScope<T>(scope: SpanScope, fn: () => T): T {
     scope.end();
     return result;
   }
-  const promise =
-    result instanceof Promise ? result : scope.run(() => Promise.resolve(result as PromiseLike<unknown>));
+  const promise = isNativePromise(result)
+    ? result
+    : scope.run(() => Promise.resolve(result as PromiseLike<unknown>));
   return promise.then(
     (value) => {
       scope.end();
@@ -115,11 +116,31 @@ function toException(error: unknown): Error | string {
   return error instanceof Error ? error : errorMessage(error);
 }
 
-/** True for a promise or any other thenable. */
+/**
+ * True for a promise or any other thenable. Never throws: a value whose `then` cannot be read (a
+ * revoked proxy) is not one.
+ */
 export function isPromiseLike<T>(value: T): value is T & PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
+  try {
+    return (
+      value !== null &&
+      (typeof value === 'object' || typeof value === 'function') &&
+      typeof (value as { then?: unknown }).then === 'function'
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True for a real promise, of this realm or another (`vm`, some test runners), not for other
+ * thenables. Never throws (a proxy's traps may).
+ */
+export function isNativePromise(value: unknown): value is Promise<unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  try {
+    return value instanceof Promise || Object.prototype.toString.call(value) === '[object Promise]';
+  } catch {
+    return false;
+  }
 }

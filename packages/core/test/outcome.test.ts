@@ -5,6 +5,7 @@ import {
   createIncomingSpans,
   headerGetter,
   innermostCause,
+  isNativePromise,
   observeInScope,
   observeOutcome,
   runInScope,
@@ -113,6 +114,20 @@ describe('observeInScope: outcome of a handler whose return value the library ig
     expect(observeInScope(start(), () => lazy)).toBe(lazy);
     expect(calls).toBe(0);
     expect(tracing.spans()).toHaveLength(1);
+  });
+});
+
+describe('isNativePromise', () => {
+  it("knows this realm's and another realm's promises, not thenables, and never throws", async () => {
+    const { runInNewContext } = await import('node:vm');
+    expect(isNativePromise(Promise.resolve())).toBe(true);
+    expect(isNativePromise(runInNewContext('Promise.resolve(1)'))).toBe(true);
+    // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a promise
+    expect(isNativePromise({ then() {} })).toBe(false);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(isNativePromise(proxy)).toBe(false);
+    expect(observeOutcome(proxy, () => {})).toBe(proxy);
   });
 });
 

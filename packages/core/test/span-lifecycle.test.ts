@@ -270,6 +270,7 @@ describe('tracer options', () => {
     expect(() => make({ tracer: 5 })).toThrow(/@tracewire\/example: tracer must be/);
     expect(() => make({ tracerProvider: {} })).toThrow(/@tracewire\/example: tracerProvider must be/);
     expect(() => make({ tracer: trace.getTracer('ok') })).not.toThrow();
+    expect(() => make({ trust: null })).toThrow(/@tracewire\/example: trust must be/);
   });
 });
 

@@ -68,6 +68,17 @@ const topic = async (label: string, partitions = 2): Promise<string> => {
   const name = `${prefix}-${label}`;
   topics.push(name);
   await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions }], waitForLeaders: true });
+  // waitForLeaders answers from the controller; the broker that serves produce requests may
+  // learn of the new partitions a moment later (UNKNOWN_TOPIC_OR_PARTITION to a first send).
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const metadata = await admin.fetchTopicMetadata({ topics: [name] }).catch(() => undefined);
+    const found = metadata?.topics.find((entry) => entry.name === name);
+    const ready =
+      found?.partitions.length === partitions && found.partitions.every((entry) => entry.leader >= 0);
+    if (ready || Date.now() > deadline) break;
+    await sleep(50);
+  }
   return name;
 };
 const record = (topicName: string, partition: number, message: KafkaMessage): void => {
