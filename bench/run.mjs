@@ -37,8 +37,18 @@ for (const id of wanted ?? [])
   if (!ROWS[id] && id !== 'propagation')
     throw new Error(`unknown row ${id}; rows: ${Object.keys(ROWS).join(', ')}, propagation`);
 
-// The packages this suite loads (platformatic-kafka has its own bench/platformatic-kafka.mjs).
-const USED = ['core', 'http', 'express', 'fastify', 'kafkajs', 'amqplib', 'grpc', 'node'];
+// The packages this suite loads.
+const USED = [
+  'core',
+  'http',
+  'express',
+  'fastify',
+  'kafkajs',
+  'platformatic-kafka',
+  'amqplib',
+  'grpc',
+  'node',
+];
 const missing = USED.filter((name) => !existsSync(join(root, 'packages', name, 'dist')));
 if (missing.length > 0) {
   console.error(`bench: build the packages first (npm run build); no dist in ${missing.join(', ')}`);

@@ -71,14 +71,25 @@ async function handle(message) {
     case 'cpu':
       if (message.ops && !profiler.started) await profiler.start();
       profiler.ops += message.ops ?? 0;
+      // Rows driven from the parent: a round starts with the `cpu` asking for `ops` and ends with the next.
+      if (sdk.serializing) {
+        sdk.serializing.measuring = Boolean(message.ops);
+        sdk.serializing.ops += message.ops ?? 0;
+      }
       return send({ type: 'cpu', cpu: cpuNow() });
     case 'round': {
       if (!profiler.started) await profiler.start();
       profiler.ops += message.n;
       await prepare(instance, message.n);
+      if (sdk.serializing) {
+        sdk.serializing.measuring = true;
+        sdk.serializing.ops += message.n;
+      }
       const before = cpuNow();
       await instance.run(message.n);
-      return send({ type: 'round', cpu: cpuNow() - before });
+      const cpu = cpuNow() - before;
+      if (sdk.serializing) sdk.serializing.measuring = false;
+      return send({ type: 'round', cpu });
     }
     case 'sample-start':
       await settle(50);
@@ -97,8 +108,14 @@ async function handle(message) {
       sdk.recorder.kept = [];
       sdk.recorder.keep = message.spans;
       return send({ type: 'kept' });
-    case 'serialize':
-      return send({ type: 'serialize', ...(await serializeCost(sdk.recorder.kept)) });
+    case 'serialize': {
+      const inPath = sdk.serializing;
+      return send({
+        type: 'serialize',
+        ...(await serializeCost(sdk.recorder.kept)),
+        inPathUsPerOp: inPath?.ops ? inPath.cpuUs / inPath.ops : Number.NaN,
+      });
+    }
     case 'stats': {
       await profiler.stop(state);
       await settle(100);

@@ -34,6 +34,42 @@ export function endLike(span, shape) {
   span.end();
 }
 
+/**
+ * A producer's floor: splits the spans tracewire made in one send of `perSend` messages into those
+ * made once per message and those made once per send, and wraps `send(record, stamp)` so each call
+ * makes them by hand around it. `stamp(message)` returns the message with the constant header.
+ */
+export function floorSender(template, perSend, send, stamp) {
+  const tracer = floorTracer();
+  const groups = new Map();
+  for (const shape of template) {
+    const key = `${shape.kind} ${shape.name}`;
+    groups.set(key, [...(groups.get(key) ?? []), shape]);
+  }
+  const perMessage = [];
+  const perCall = [];
+  for (const list of groups.values()) {
+    if (list.length === perSend) perMessage.push(list[0]);
+    else if (list.length === 1) perCall.push(list[0]);
+    else throw new Error(`floor: ${list.length} spans of "${list[0].name}" in a send of ${perSend}`);
+  }
+  return {
+    async send(record) {
+      const spans = [];
+      for (const shape of perCall) spans.push([startFrom(tracer, shape, undefined), shape]);
+      const messages = record.messages.map((message) => {
+        for (const shape of perMessage) spans.push([startFrom(tracer, shape, undefined), shape]);
+        return stamp(message);
+      });
+      try {
+        return await send({ ...record, messages });
+      } finally {
+        for (const [span, shape] of spans) endLike(span, shape);
+      }
+    },
+  };
+}
+
 /** Compares two sampled operations; returns the differences as text (empty when they match). */
 export function compareShapes(expected, actual) {
   const key = (shape) =>

@@ -127,7 +127,12 @@ async function targetServer() {
 
 // --- one row ------------------------------------------------------------------------------------
 
-const SAMPLE_OPS = { 'kafka-producer': 100, 'kafka-producer-nospans': 100, 'kafka-each-batch': 4 };
+const SAMPLE_OPS = {
+  'kafka-producer': 100,
+  'kafka-producer-nospans': 100,
+  'kafka-each-batch': 4,
+  'plt-producer': 100,
+};
 
 async function runRow(
   row,

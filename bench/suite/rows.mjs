@@ -25,6 +25,23 @@ export const ROWS = Object.fromEntries(
       // OpenTelemetry's instrumentation has no such mode: its cost is the producer row's.
       noOtel: true,
     }),
+    // OpenTelemetry has no instrumentation for @platformatic/kafka.
+    row(
+      'plt-consume',
+      '@platformatic/kafka consume (for await)',
+      'platformatic-kafka',
+      'message',
+      2000,
+      200,
+      {
+        broker: 'kafka',
+        noOtel: true,
+      },
+    ),
+    row('plt-producer', '@platformatic/kafka producer', 'platformatic-kafka', 'message', 2000, 200, {
+      broker: 'kafka',
+      noOtel: true,
+    }),
     row('amqp-publish', 'amqplib publish (confirm channel)', 'amqplib', 'message', 1000, 100, {
       broker: 'amqp',
     }),

@@ -16,7 +16,15 @@ let app: App;
 const rows = new Map<string, Row>(
   setups.map((setup) => [
     setup.id,
-    { label: setup.label, tracewire: '', messaging: '-', otelAfter: '', otelFirst: '', otelPreload: '' },
+    {
+      label: setup.label,
+      tracewire: '',
+      messaging: '-',
+      platformatic: '',
+      otelAfter: '',
+      otelFirst: '',
+      otelPreload: '',
+    },
   ]),
 );
 
@@ -130,6 +138,29 @@ describe('compatibility: installed from the packed tarballs', () => {
         expect(results).toEqual([undefined, undefined, undefined, undefined]);
       });
     }
+
+    it(`${setup.label}: @platformatic/kafka imported before tracing, each process span the child of its send span`, async () => {
+      const id = `${setup.id}-${process.pid}-${Date.now()}`;
+      const run = await runApp(setup, 'platformatic', { COMPAT_ID: id });
+      expect(run.failure).toBeUndefined();
+      expect(run.body).toEqual({ loop: 'loop-hello', listener: 'listener-hello' });
+      const results = ['loop', 'listener'].map((way) => {
+        const topic = `compat-plt-${way}-${id}`;
+        const send = run.spans.find(
+          (span) => span.name === `send ${topic}` && span.kind === SpanKind.PRODUCER,
+        );
+        const consumer = run.spans.find(
+          (span) => span.name === `process ${topic}` && span.kind === SpanKind.CONSUMER,
+        );
+        const ok =
+          send && consumer && consumer.parentSpanId === send.spanId && consumer.traceId === send.traceId;
+        return ok
+          ? undefined
+          : `${way}: CONSUMER process ${topic} is not the child of PRODUCER send ${topic}`;
+      });
+      rows.get(setup.id)!.platformatic = results.map((problem) => (problem ? '❌' : '✅')).join(' / ');
+      expect(results).toEqual([undefined, undefined]);
+    });
 
     it(`${setup.label}: OpenTelemetry's instrumentations, recorded as a contrast`, async () => {
       const [after, first, preloaded] = await Promise.all([

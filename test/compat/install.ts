@@ -72,7 +72,7 @@ export interface App {
 }
 
 /** The entry files every setup runs (without extension). */
-export const entries = ['tracewire', 'otel-after', 'otel-first', 'plain'] as const;
+export const entries = ['tracewire', 'platformatic', 'otel-after', 'otel-first', 'plain'] as const;
 export type Entry = (typeof entries)[number];
 
 /** The file a setup runs for an entry, relative to the app. */

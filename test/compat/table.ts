@@ -12,6 +12,8 @@ export interface Row {
   label: string;
   tracewire: string;
   messaging: string;
+  /** @platformatic/kafka imported before tracing, in every setup (bundled ones too). */
+  platformatic: string;
   otelAfter: string;
   otelFirst: string;
   otelPreload: string;
@@ -22,6 +24,7 @@ export function renderTable(rows: Row[], node: string): string {
     'setup',
     'tracewire (`startTracing()` / bare SDK)',
     'tracewire KafkaJS / @platformatic/kafka / amqplib / gRPC',
+    "tracewire @platformatic/kafka, imported first (`for await` / `'data'`)",
     'OTel set up after the imports',
     'OTel set up first in code',
     'OTel preloaded (`--import` / `--require` / `--preload`)',
@@ -33,7 +36,7 @@ export function renderTable(rows: Row[], node: string): string {
     `| ${header.map(() => '---').join(' | ')} |`,
     ...rows.map(
       (row) =>
-        `| ${[row.label, row.tracewire, row.messaging, row.otelAfter, row.otelFirst, row.otelPreload].join(' | ')} |`,
+        `| ${[row.label, row.tracewire, row.messaging, row.platformatic, row.otelAfter, row.otelFirst, row.otelPreload].join(' | ')} |`,
     ),
   ];
   return lines.join('\n');

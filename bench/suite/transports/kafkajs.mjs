@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { context, trace } from '@opentelemetry/api';
 import { REMOTE_LINK, TRACEPARENT, TRACE_ID } from '../constants.mjs';
-import { endLike, floorTracer, pick, startFrom } from '../floor.mjs';
+import { endLike, floorSender, floorTracer, pick, startFrom } from '../floor.mjs';
 
 const require = createRequire(import.meta.url);
 export const PER_SEND = 100;
@@ -124,35 +124,13 @@ async function producerVariant(row, variant, producer, template) {
   }
   if (variant !== 'floor') return producer;
   // The floor copies tracewire's structure: the spans it made once per message, and once per send.
-  const tracer = floorTracer();
-  const groups = new Map();
-  for (const shape of template) {
-    const key = `${shape.kind} ${shape.name}`;
-    groups.set(key, [...(groups.get(key) ?? []), shape]);
-  }
-  const perMessage = [];
-  const perSend = [];
-  for (const list of groups.values()) {
-    if (list.length === PER_SEND) perMessage.push(list[0]);
-    else if (list.length === 1) perSend.push(list[0]);
-    else throw new Error(`floor: ${list.length} spans of "${list[0].name}" in a send of ${PER_SEND}`);
-  }
   const header = { traceparent: TRACEPARENT };
-  return {
-    async send(record) {
-      const spans = [];
-      for (const shape of perSend) spans.push([startFrom(tracer, shape, undefined), shape]);
-      const messages = record.messages.map((message) => {
-        for (const shape of perMessage) spans.push([startFrom(tracer, shape, undefined), shape]);
-        return { ...message, headers: header };
-      });
-      try {
-        return await producer.send({ ...record, messages });
-      } finally {
-        for (const [span, shape] of spans) endLike(span, shape);
-      }
-    },
-  };
+  return floorSender(
+    template,
+    PER_SEND,
+    (record) => producer.send(record),
+    (message) => ({ ...message, headers: header }),
+  );
 }
 
 function eachMessageVariant(variant, handle, groupId, template, parent) {

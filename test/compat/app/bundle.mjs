@@ -4,13 +4,22 @@ import { builtinModules } from 'node:module';
 import { basename, dirname, resolve } from 'node:path';
 
 const [bundler, format, entry, outfile] = process.argv.slice(2);
+/** Optional native addons of the app's dependencies: bundlers cannot inline a `.node` file. */
+const NATIVE_ADDONS = ['@node-rs/crc32', 'kerberos', 'lz4-napi', 'snappy'];
 const input = resolve(entry);
 const output = resolve(outfile);
 
 // esbuild's ESM output keeps CommonJS packages' require() calls (Express's), which need a
-// require function in an ES module: the usual createRequire banner.
+// require function in an ES module: the usual createRequire banner, under a name no bundled
+// module declares (@platformatic/kafka imports createRequire itself).
 const requireBanner =
-  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+  "import { createRequire as __bannerRequire } from 'node:module'; const require = __bannerRequire(import.meta.url);";
+// ES modules bundled into CommonJS (@platformatic/kafka calls createRequire(import.meta.url)):
+// esbuild leaves import.meta empty there, so it is defined from the bundle's own file name.
+const importMetaBanner = "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;";
+// @platformatic/wasm-utils reads dist/native.wasm next to itself, which is not in a bundle; its
+// `/bundled` entry inlines the module, as its README advises for bundlers.
+const ALIASES = { '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled' };
 
 if (bundler === 'esbuild') {
   const esbuild = await import('esbuild');
@@ -21,7 +30,9 @@ if (bundler === 'esbuild') {
     target: 'node20',
     format,
     outfile: output,
-    banner: format === 'esm' ? { js: requireBanner } : {},
+    banner: { js: format === 'esm' ? requireBanner : importMetaBanner },
+    define: format === 'esm' ? {} : { 'import.meta.url': '__importMetaUrl' },
+    alias: ALIASES,
     logLevel: 'error',
   });
 } else if (bundler === 'webpack') {
@@ -39,7 +50,12 @@ if (bundler === 'esbuild') {
           chunkFormat: format === 'esm' ? 'module' : 'commonjs',
         },
         experiments: format === 'esm' ? { outputModule: true } : {},
+        resolve: { alias: { '@platformatic/wasm-utils$': ALIASES['@platformatic/wasm-utils'] } },
         optimization: { minimize: false },
+        // Native addons stay out of the bundle, as webpack users do (@platformatic/kafka's optional
+        // CRC32 addon; the client falls back to WebAssembly without it).
+        externalsType: 'node-commonjs',
+        externals: NATIVE_ADDONS,
         infrastructureLogging: { level: 'error' },
       },
       (error, result) => (error ? fail(error) : done(result)),
@@ -54,6 +70,12 @@ if (bundler === 'esbuild') {
   const bundle = await rollup({
     input,
     plugins: [
+      {
+        name: 'aliases',
+        resolveId(source, importer) {
+          return source in ALIASES ? this.resolve(ALIASES[source], importer, { skipSelf: true }) : null;
+        },
+      },
       nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
       commonjs({ ignoreDynamicRequires: true, transformMixedEsModules: true }),
       json(),
