@@ -20,11 +20,12 @@ export class ContextWithSpan implements Context {
   }
 
   /**
-   * `parent` with `span` as its span. Never a layer over a layer: a read stays one hop, and no
-   * chain of contexts can grow however deeply spans nest or loops re-enter their own context.
+   * `parent` with `span` as its span. Never a layer over a layer: over one, the new span hides the
+   * old, so it goes over that one's parent. A read stays one hop, and no chain of contexts can grow
+   * however deeply spans nest or loops re-enter their own context.
    */
   static of(parent: Context, span: Span): Context {
-    return new ContextWithSpan(parent instanceof ContextWithSpan ? parent.#flatten() : parent, span);
+    return new ContextWithSpan(parent instanceof ContextWithSpan ? parent.#parent : parent, span);
   }
 
   getValue(key: symbol): unknown {

@@ -8,6 +8,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { formatHexByte } from './chars.js';
+import { ContextWithSpan } from './context-with-span.js';
 import { reportOnce } from './report.js';
 import {
   TRACE_FLAG_RANDOM,
@@ -112,7 +113,9 @@ export class TraceContextPropagator implements TextMapPropagator {
     const spanContext: SpanContext = traceState
       ? { traceId: traceparent.traceId, spanId: traceparent.spanId, traceFlags, isRemote: true, traceState }
       : { traceId: traceparent.traceId, spanId: traceparent.spanId, traceFlags, isRemote: true };
-    const withSpan = trace.setSpanContext(context, spanContext);
+    // What trace.setSpanContext gives, without copying the context's Map (the caller's span
+    // over it, as incoming spans do next, replaces this one without a copy either).
+    const withSpan = ContextWithSpan.of(context, trace.wrapSpanContext(spanContext));
     return traceparent.traceFlags & TRACE_FLAG_RANDOM
       ? withSpan.setValue(RANDOM_TRACE_ID_KEY, traceparent.traceId)
       : withSpan;
