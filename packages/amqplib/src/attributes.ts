@@ -26,9 +26,9 @@ const RABBITMQ = 'rabbitmq';
 /** RabbitMQ's name for the nameless default exchange; semconv uses it too. */
 export const DEFAULT_EXCHANGE = 'amq.default';
 
-/** The span name of a publish: `send {exchange}`, low-cardinality (routing keys are not). */
-export function sendSpanName(exchange: unknown): string {
-  return typeof exchange === 'string' && exchange !== '' ? `send ${exchange}` : `send ${DEFAULT_EXCHANGE}`;
+/** The exchange a publish span is named after (`send {exchange}`): low-cardinality, routing keys are not. */
+export function sendExchangeName(exchange: unknown): string {
+  return typeof exchange === 'string' && exchange !== '' ? exchange : DEFAULT_EXCHANGE;
 }
 
 /** Producer side: `{exchange}:{routing key}`, else whichever is set, else `amq.default`. */

@@ -108,30 +108,46 @@ export function consumerMethods(
     }
   };
 
-  /** The handler running right now (synchronously), so an ack made inside it is recorded on its span. */
-  let running: { tag: unknown; scope: SpanScope; settled: boolean } | undefined;
+  // The handler running right now (synchronously), so an ack made inside it is recorded on its
+  // span: its delivery tag, span (undefined: none, or noAck) and whether it settled. Variables, not
+  // an object per delivery; a handler delivering another message synchronously saves and restores them.
+  let runningTag: unknown;
+  let runningScope: SpanScope | undefined;
+  let runningSettled = false;
+  /** Records a settlement on the running handler's span (the caller checked that one runs and is covered). */
+  const settleRunning = (settlement: Settlement, requeue?: boolean): void => {
+    runningSettled = true;
+    record(runningScope!, settlement, requeue);
+  };
 
   /** Runs the handler in the process span; the span ends when it returns or its promise settles. */
   const runHandler = (scope: SpanScope, handler: Handler, message: AmqpMessage, noAck: boolean): unknown => {
     let result: unknown;
-    const outer = running;
-    const current = noAck ? undefined : { tag: message.fields?.deliveryTag, scope, settled: false };
-    running = current;
+    const tag = message.fields?.deliveryTag;
+    const outerTag = runningTag;
+    const outerScope = runningScope;
+    const outerSettled = runningSettled;
+    runningTag = tag;
+    runningScope = noAck ? undefined : scope;
+    runningSettled = false;
+    let settledInside = false;
     try {
       result = context.with(scope.context, handler, undefined, message);
     } catch (error) {
       scope.fail(error).end();
       throw error;
     } finally {
-      running = outer;
+      settledInside = runningSettled;
+      runningTag = outerTag;
+      runningScope = outerScope;
+      runningSettled = outerSettled;
     }
     if (result === null || (typeof result !== 'object' && typeof result !== 'function')) {
       scope.end();
       return result;
     }
-    const tag = message.fields?.deliveryTag;
     const tracked = typeof tag === 'number';
-    if (tracked) open.add(tag, scope, noAck, current?.settled);
+    if (tracked) open.add(tag, scope, noAck, settledInside);
     // Observed, never chained: amqplib ignores the handler's promise, so a chained one nobody
     // handles would be an unhandled rejection the application never made.
     return observeOutcome(result, (outcome) => {
@@ -141,30 +157,26 @@ export function consumerMethods(
     });
   };
 
-  /** Records one settlement call: on the open process spans it covers, and as a settle span. */
+  /** Records one settlement call on the open process spans it covers; returns its settle span, if any. */
   const settled = (
     operation: Settlement & ('ack' | 'nack' | 'reject'),
     message: unknown,
     allUpTo: boolean,
     requeue: boolean | undefined,
-    call: () => unknown,
-  ): unknown => {
+  ): SpanScope | undefined => {
     let scope: SpanScope | undefined;
     try {
       const fields = (message as AmqpMessage | null)?.fields;
       const tag = fields?.deliveryTag;
       if (typeof tag === 'number') {
         open.settle(tag, allUpTo, operation, requeue);
-        if (running && covers(running.tag, tag, allUpTo)) {
-          running.settled = true;
-          record(running.scope, operation, requeue);
-        }
+        if (runningScope && covers(runningTag, tag, allUpTo)) settleRunning(operation, requeue);
       }
       if (settleSpans) scope = startSettle(operation, message, allUpTo, requeue);
     } catch (error) {
       reportOnce(settleFailed, error);
     }
-    return scope ? callInSpan(scope, call) : call();
+    return scope;
   };
 
   const startSettle = (
@@ -186,18 +198,11 @@ export function consumerMethods(
     return client(queue ? `${operation} ${queue}` : operation, attributes, link ? [link] : undefined);
   };
 
-  const settledAll = (
-    operation: 'ack' | 'nack',
-    requeue: boolean | undefined,
-    call: () => unknown,
-  ): unknown => {
+  const settledAll = (operation: 'ack' | 'nack', requeue: boolean | undefined): SpanScope | undefined => {
     let scope: SpanScope | undefined;
     try {
       open.settleAll(operation, requeue);
-      if (running) {
-        running.settled = true;
-        record(running.scope, operation, requeue);
-      }
+      if (runningScope) settleRunning(operation, requeue);
       if (settleSpans) {
         const attributes = settleAttributes(operation, undefined, peer);
         attributes[ATTR_ALL_UP_TO] = true;
@@ -207,7 +212,7 @@ export function consumerMethods(
     } catch (error) {
       reportOnce(settleFailed, error);
     }
-    return scope ? callInSpan(scope, call) : call();
+    return scope;
   };
 
   /** A CLIENT `receive {queue}` span around `get`, linked to the got message's creation context. */
@@ -293,36 +298,43 @@ export function consumerMethods(
       );
     },
 
+    // The settle calls are made here, not through a closure: no allocation per ack without settle spans.
     ack(message, allUpTo) {
+      const scope = settled('ack', message, Boolean(allUpTo), undefined);
       return chained(
-        settled('ack', message, Boolean(allUpTo), undefined, () => target.ack(message, allUpTo)),
+        scope ? callInSpan(scope, () => target.ack(message, allUpTo)) : target.ack(message, allUpTo),
       );
     },
     nack(message, allUpTo, requeue) {
       const requeued = requeue === undefined ? true : Boolean(requeue);
+      const scope = settled('nack', message, Boolean(allUpTo), requeued);
       return chained(
-        settled('nack', message, Boolean(allUpTo), requeued, () => target.nack(message, allUpTo, requeue)),
+        scope
+          ? callInSpan(scope, () => target.nack(message, allUpTo, requeue))
+          : target.nack(message, allUpTo, requeue),
       );
     },
     reject(message, requeue) {
       const requeued = requeue === undefined ? true : Boolean(requeue);
-      return chained(settled('reject', message, false, requeued, () => target.reject(message, requeue)));
+      const scope = settled('reject', message, false, requeued);
+      return chained(
+        scope ? callInSpan(scope, () => target.reject(message, requeue)) : target.reject(message, requeue),
+      );
     },
     ackAll() {
-      return chained(settledAll('ack', undefined, () => target.ackAll()));
+      const scope = settledAll('ack', undefined);
+      return chained(scope ? callInSpan(scope, () => target.ackAll()) : target.ackAll());
     },
     nackAll(requeue) {
       const requeued = requeue === undefined ? true : Boolean(requeue);
-      return chained(settledAll('nack', requeued, () => target.nackAll(requeue)));
+      const scope = settledAll('nack', requeued);
+      return chained(scope ? callInSpan(scope, () => target.nackAll(requeue)) : target.nackAll(requeue));
     },
     recover(...args) {
       try {
         // The broker redelivers every unacked message, under new delivery tags.
         open.settleAll('recover');
-        if (running) {
-          running.settled = true;
-          record(running.scope, 'recover');
-        }
+        if (runningScope) settleRunning('recover');
       } catch (error) {
         reportOnce(settleFailed, error);
       }

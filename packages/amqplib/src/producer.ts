@@ -8,7 +8,7 @@ import {
   parseTraceparent,
   reportOnce,
 } from '@tracewire/core';
-import { type Peer, sendAttributes, sendSpanName } from './attributes.js';
+import { type Peer, sendAttributes, sendExchangeName } from './attributes.js';
 import type { CloseReason } from './close-reason.js';
 import { amqpHeaderGetter, newHeaders, withInjectedHeaders } from './header-carrier.js';
 import type { Closing } from './open-spans.js';
@@ -53,6 +53,8 @@ const publishCarrier: MessageCarrier<PublishCarrier> = {
     },
   },
   remove(carrier, key) {
+    // Only user headers can hold a field to drop: without them, no list per publish.
+    if (carrier.user === undefined) return;
     if (carrier.dropped) carrier.dropped.push(key);
     else carrier.dropped = [key];
   },
@@ -61,8 +63,8 @@ const publishCarrier: MessageCarrier<PublishCarrier> = {
 interface Started {
   send: MessageSend;
   options: unknown;
-  /** The span id in the `traceparent` that went out: how a returned message finds its publish. */
-  outgoing: string | undefined;
+  /** The headers read and written: what {@link outgoingSpanId} reads for a `mandatory` publish. */
+  carrier: PublishCarrier;
 }
 
 /** A confirm-channel publish waiting for the broker's ack or nack. */
@@ -107,7 +109,7 @@ export function producerMethods(
     try {
       const user = userHeaders(userOptions);
       const carrier: PublishCarrier = { user, injected: newHeaders(), dropped: undefined };
-      const destination = sendSpanName(exchange).slice('send '.length);
+      const destination = sendExchangeName(exchange);
       send = spans.start({ destination, attributes: {} }, [
         {
           carrier,
@@ -115,13 +117,10 @@ export function producerMethods(
           attributes: sendAttributes(exchange, routingKey, content, userOptions, peer),
         },
       ]);
-      const traceparent = send.preserved(0)
-        ? amqpHeaderGetter.get(user, 'traceparent')
-        : carrier.injected['traceparent'];
       return {
         send,
         options: withInjectedHeaders(userOptions, carrier.injected, carrier.dropped),
-        outgoing: typeof traceparent === 'string' ? parseTraceparent(traceparent)?.spanId : undefined,
+        carrier,
       };
     } catch (error) {
       reportOnce(startFailed, error);
@@ -196,10 +195,13 @@ export function producerMethods(
   const track = (started: Started, userOptions: unknown): Pending => {
     const entry: Pending = { send: started.send, key: undefined };
     pending.add(entry);
-    if (started.outgoing !== undefined && isMandatory(userOptions)) {
-      watchReturns();
-      entry.key = started.outgoing;
-      returnable.set(started.outgoing, entry);
+    if (isMandatory(userOptions)) {
+      const outgoing = outgoingSpanId(started);
+      if (outgoing !== undefined) {
+        watchReturns();
+        entry.key = outgoing;
+        returnable.set(outgoing, entry);
+      }
     }
     return entry;
   };
@@ -252,6 +254,17 @@ function sendNow(send: MessageSend, call: () => unknown): unknown {
   }
   send.succeed();
   return result;
+}
+
+/**
+ * The span id in the `traceparent` that went out (the message's own when it kept it): how a
+ * returned message finds its publish. Read only for `mandatory` publishes, the ones a broker returns.
+ */
+function outgoingSpanId({ send, carrier }: Started): string | undefined {
+  const traceparent = send.preserved(0)
+    ? amqpHeaderGetter.get(carrier.user, 'traceparent')
+    : carrier.injected['traceparent'];
+  return typeof traceparent === 'string' ? parseTraceparent(traceparent)?.spanId : undefined;
 }
 
 function userHeaders(options: unknown): AmqpHeaders | undefined {

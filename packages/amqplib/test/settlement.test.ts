@@ -133,6 +133,31 @@ describe('settlement recorded on the open process span', () => {
     expect(span!.attributes).toMatchObject({ [SETTLEMENT]: 'nack', [REQUEUE]: false });
   });
 
+  it('an async handler that settles before its first await keeps that settlement through a later bulk ack', async () => {
+    const queue = await broker.queue('settled-inside');
+    const channel = traceChannel(await broker.channel());
+    const delivered = collector<Message>(2);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await channel.consume(queue, async (message) => {
+      // The first message is rejected (dropped) synchronously, inside the handler's span.
+      if (delivered.values.length === 0) channel.reject(message!, false);
+      delivered.push(message!);
+      await held;
+    });
+    await publish(queue, 2);
+    const [, second] = await delivered.done;
+    // Both handlers still run; a bulk ack up to the second covers the first one's tag too.
+    channel.ack(second!, true);
+    release();
+    const spans = await waitForProcessSpans(2);
+    expect(spans.map((span) => span.attributes[SETTLEMENT])).toEqual(['reject', 'ack']);
+    expect(spans[0]!.attributes[REQUEUE]).toBe(false);
+    expect(await broker.messageCount(queue)).toBe(0);
+  });
+
   it('ack with allUpTo records the settlement on every earlier open span, and only those', async () => {
     const queue = await broker.queue('all-up-to');
     const channel = traceChannel(await broker.channel());

@@ -38,6 +38,7 @@ export { resolveTracer } from './tracer.js';
 export { SpanScope, runInScope, isPromiseLike, errorType, ATTR_ERROR_TYPE } from './span-scope.js';
 export type {
   AdapterIdentity,
+  IncomingCaller,
   IncomingOptions,
   IncomingShape,
   IncomingSpans,

@@ -1,5 +1,5 @@
 import type { SpanScope } from './span-scope.js';
-import { errorType, isPromiseLike } from './span-scope.js';
+import { errorType } from './span-scope.js';
 
 /** How a handler ended: `error` is set only when it threw or its promise rejected. */
 export type Outcome = { ok: true } | { ok: false; error: unknown };
@@ -12,19 +12,16 @@ export type Outcome = { ok: true } | { ok: false; error: unknown };
  * library awaits the handler (KafkaJS), use `runInScope`, which chains instead.
  */
 export function observeOutcome<T>(result: T, onSettled: (outcome: Outcome) => void): T {
-  if (!isPromiseLike(result)) {
+  // Only a real promise is watched. Another thenable may be lazy (a query builder runs when its
+  // `then` is called) and the library ignores it, so it is never touched: its work is not timed.
+  if (!(result instanceof Promise)) {
     safely(onSettled, { ok: true });
     return result;
   }
-  try {
-    result.then(
-      () => safely(onSettled, { ok: true }),
-      (error: unknown) => safely(onSettled, { ok: false, error }),
-    );
-  } catch (error) {
-    // A thenable whose `then` throws: the library would not look at it either.
-    safely(onSettled, { ok: false, error });
-  }
+  result.then(
+    () => safely(onSettled, { ok: true }),
+    (error: unknown) => safely(onSettled, { ok: false, error }),
+  );
   return result;
 }
 

@@ -61,6 +61,32 @@ export interface IncomingSpans<Request, Carrier> {
   link(request: Request, carrier: Carrier, attributes?: Attributes): Link | undefined;
   /** Starts a new root span of this kind, for work that has no single caller (a batch). */
   startRoot(name: string, attributes?: Attributes, links?: Link[]): SpanScope;
+  /**
+   * Reads one request's caller once (the trust decision, and the extraction unless ignored), for
+   * {@link linkCaller} and {@link startCaller}: a batch links to each message, then starts its span,
+   * without extracting it twice. The extraction is made under the context active now.
+   */
+  caller(request: Request, carrier: Carrier): IncomingCaller;
+  /** `link`, from a caller already read. */
+  linkCaller(caller: IncomingCaller, attributes?: Attributes): Link | undefined;
+  /**
+   * `start`, from a caller already read. Give it a caller read under the context active now (or one
+   * holding the same values): that context is what the span is parented on when continuing.
+   */
+  startCaller(
+    caller: IncomingCaller,
+    name: string,
+    attributes?: Attributes,
+    links?: Link[],
+    fallbackParent?: Context,
+  ): SpanScope;
+}
+
+/** One request's caller as {@link IncomingSpans.caller} read it. */
+export interface IncomingCaller {
+  readonly mode: TrustMode;
+  /** What the propagator extracted; undefined when the trust mode ignores the caller. */
+  readonly context: Context | undefined;
 }
 
 /** Starts the CLIENT or PRODUCER span of one outgoing call or message, and injects it. */
@@ -150,7 +176,54 @@ export function createIncomingSpans<Request, Carrier>(
       const span = tracer.startSpan(name, { kind, attributes, links, root: true }, parent);
       return new SpanScope(span, ContextWithSpan.of(parent, span));
     },
+    caller(request, carrier) {
+      const mode = decideTrust(trust, request);
+      return { mode, context: mode === 'ignore' ? undefined : extract(carrier) };
+    },
+    linkCaller(caller, attributes) {
+      return extractedLink(caller.mode, caller.context, attributes);
+    },
+    startCaller(caller, name, attributes, links, fallbackParent) {
+      checkSetupOnce();
+      const { mode, context: extracted } = caller;
+      let parent: Context;
+      let allLinks = links;
+      let root = mode !== 'continue';
+      if (mode === 'continue' && extracted) {
+        parent = extracted;
+        const remote = trace.getSpanContext(parent);
+        if (remote && isSpanContextValid(remote)) {
+          if (linkParent) allLinks = links ? [{ context: remote }, ...links] : [{ context: remote }];
+        } else if (fallbackParent) {
+          parent = fallbackParent;
+        }
+      } else {
+        parent = fallbackParent ?? incomingBase();
+        root = fallbackParent === undefined;
+        const link = extractedLink(mode, extracted);
+        if (link) allLinks = links ? [link, ...links] : [link];
+      }
+      const span = tracer.startSpan(name, { kind, attributes, links: allLinks, root }, parent);
+      return new SpanScope(span, trace.setSpan(parent, span));
+    },
   };
+}
+
+/** `callerLink` of an extraction already made (undefined when the caller was ignored). */
+function extractedLink(
+  mode: TrustMode,
+  extracted: Context | undefined,
+  attributes?: Attributes,
+): Link | undefined {
+  if (mode === 'ignore' || extracted === undefined) return undefined;
+  const remote = trace.getSpanContext(extracted);
+  if (!remote || !isSpanContextValid(remote)) return undefined;
+  // A restart drops the caller's tracestate along with its trace.
+  const linked: SpanContext =
+    mode === 'restart'
+      ? { traceId: remote.traceId, spanId: remote.spanId, traceFlags: remote.traceFlags }
+      : remote;
+  return attributes ? { context: linked, attributes } : { context: linked };
 }
 
 /** Builds the outgoing span starter of an adapter; options are resolved here, once. */

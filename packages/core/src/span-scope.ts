@@ -64,7 +64,8 @@ export class SpanScope {
  * Runs `fn` with the scope's span active and ends the span when it settles: a throw or rejection
  * marks it ERROR and reaches the caller unchanged; the value is returned as is. A promise result is
  * chained, not observed from the side, so a rejection nobody handles stays unhandled, exactly as
- * it would be without tracing.
+ * it would be without tracing. Any other thenable (a query builder) is adopted, in the span's
+ * context, into a promise that settles as it does: its own `then` may return nothing at all.
  */
 export function runInScope<T>(scope: SpanScope, fn: () => T): T {
   let result: T;
@@ -78,7 +79,9 @@ export function runInScope<T>(scope: SpanScope, fn: () => T): T {
     scope.end();
     return result;
   }
-  return result.then(
+  const promise =
+    result instanceof Promise ? result : scope.run(() => Promise.resolve(result as PromiseLike<unknown>));
+  return promise.then(
     (value) => {
       scope.end();
       return value;

@@ -16,5 +16,17 @@ export function resolveTracer(
   name: string,
   version: string,
 ): Tracer {
+  // Checked here, when the adapter is made: a bad value would otherwise fail on every span, silently.
+  if (tracer !== undefined && typeof (tracer as Partial<Tracer> | null)?.startSpan !== 'function') {
+    throw new TypeError(`${name}: tracer must be an OpenTelemetry Tracer, got ${String(tracer)}`);
+  }
+  if (
+    tracerProvider !== undefined &&
+    typeof (tracerProvider as Partial<TracerProvider> | null)?.getTracer !== 'function'
+  ) {
+    throw new TypeError(
+      `${name}: tracerProvider must be an OpenTelemetry TracerProvider, got ${String(tracerProvider)}`,
+    );
+  }
   return tracer ?? (tracerProvider ?? trace.getTracerProvider()).getTracer(name, version);
 }

@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   type HeaderRecord,
   causeErrorType,
@@ -7,6 +7,7 @@ import {
   innermostCause,
   observeInScope,
   observeOutcome,
+  runInScope,
 } from '@tracewire/core';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { setupTracing } from '../../../test/support/tracing.js';
@@ -98,6 +99,44 @@ describe('observeInScope: outcome of a handler whose return value the library ig
       },
     };
     expect(observeOutcome(hostile, () => {})).toBe(hostile);
+  });
+
+  it('a thenable that is not a promise is never called (a lazy query stays unrun); the span ends', () => {
+    let calls = 0;
+    const lazy = {
+      // biome-ignore lint/suspicious/noThenProperty: a lazy query builder
+      then(resolve: (value: string) => void) {
+        calls++;
+        resolve('rows');
+      },
+    };
+    expect(observeInScope(start(), () => lazy)).toBe(lazy);
+    expect(calls).toBe(0);
+    expect(tracing.spans()).toHaveLength(1);
+  });
+});
+
+describe('runInScope: a handler the library awaits', () => {
+  it('adopts a thenable into a promise that settles as it does, its then run in the span', async () => {
+    let activeInThen: string | undefined;
+    const query = {
+      // biome-ignore lint/suspicious/noThenProperty: a query builder whose then returns nothing
+      then(resolve: (value: string) => void) {
+        activeInThen = trace.getActiveSpan()?.spanContext().spanId;
+        resolve('rows');
+      },
+    };
+    await expect(runInScope(start(), () => query)).resolves.toBe('rows');
+    const [span] = tracing.spans();
+    expect(activeInThen).toBe(span?.spanContext().spanId);
+    const failing = {
+      // biome-ignore lint/suspicious/noThenProperty: a thenable that rejects
+      then(_: unknown, reject: (error: Error) => void) {
+        reject(new RangeError('query failed'));
+      },
+    };
+    await expect(runInScope(start(), () => failing)).rejects.toThrow(RangeError);
+    expect(tracing.spans()[1]?.status.code).toBe(SpanStatusCode.ERROR);
   });
 });
 

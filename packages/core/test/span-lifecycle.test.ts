@@ -317,3 +317,67 @@ describe('SpanScope and runInScope', () => {
     expect(tracing.spans()[0]?.status).toEqual({ code: SpanStatusCode.ERROR, message: '[object Object]' });
   });
 });
+
+describe('tracer options', () => {
+  it('a tracer or tracerProvider that is not one fails when the adapter is made, naming it', () => {
+    const identity = { packageName: '@tracewire/example', version: '0.0.0' };
+    const make = (options: object) => createIncomingSpans(options, identity, SpanKind.SERVER, headerGetter);
+    expect(() => make({ tracer: 5 })).toThrow(/@tracewire\/example: tracer must be/);
+    expect(() => make({ tracerProvider: {} })).toThrow(/@tracewire\/example: tracerProvider must be/);
+    expect(() => make({ tracer: trace.getTracer('ok') })).not.toThrow();
+  });
+});
+
+describe('a caller read once (caller, linkCaller, startCaller)', () => {
+  const shape = (span: ReturnType<typeof tracing.spans>[number] | undefined) => ({
+    traceId: span?.spanContext().traceId === TRACE_ID,
+    parent: parentSpanId(span!),
+    traceState: span?.spanContext().traceState?.serialize(),
+    links: span?.links.map((link) => link.context),
+  });
+  const linked = (trust?: Trust<HeaderRecord>) =>
+    createIncomingSpans<HeaderRecord, HeaderRecord>({ trust }, identity, SpanKind.CONSUMER, headerGetter, {
+      linkParent: true,
+    });
+  const fallback = trace.setSpan(
+    ROOT_CONTEXT,
+    trace.wrapSpanContext({ traceId: 'f'.repeat(32), spanId: 'e'.repeat(16), traceFlags: 1 }),
+  );
+
+  for (const trust of ['continue', 'restart', 'ignore'] as const) {
+    for (const carrier of [caller, {}, { traceparent: 'garbage', baggage: 'user=bob' }]) {
+      it(`gives what link and start give: trust ${trust}, carrier ${JSON.stringify(carrier)}`, () => {
+        const spans = linked(trust);
+        const read = spans.caller(carrier, carrier);
+        expect(spans.linkCaller(read, { n: 1 })).toEqual(spans.link(carrier, carrier, { n: 1 }));
+        for (const parent of [undefined, fallback]) {
+          const once = spans.startCaller(read, 'a', {}, undefined, parent);
+          const user = once.run(() => propagation.getBaggage(context.active())?.getEntry('user')?.value);
+          once.end();
+          const twice = spans.start(carrier, carrier, 'b', {}, undefined, parent);
+          const userTwice = twice.run(
+            () => propagation.getBaggage(context.active())?.getEntry('user')?.value,
+          );
+          twice.end();
+          const [first, second] = tracing.spans();
+          expect(shape(first)).toEqual(shape(second));
+          expect(user).toBe(userTwice);
+          tracing.reset();
+        }
+      });
+    }
+  }
+
+  it('asks the trust function once', () => {
+    let calls = 0;
+    const spans = linked(() => {
+      calls++;
+      return 'restart';
+    });
+    const read = spans.caller(caller, caller);
+    spans.linkCaller(read);
+    spans.startCaller(read, 'process q').end();
+    expect(calls).toBe(1);
+    expect(tracing.spans()[0]?.links.map((link) => link.context.spanId)).toEqual([SPAN_ID]);
+  });
+});

@@ -9,6 +9,7 @@ import {
 } from './attribute-names.js';
 import { isKnownMethod } from './http-method.js';
 import { REDACTED, SECRET_QUERY_KEYS } from './redaction.js';
+import { simpleUrl } from './simple-url.js';
 
 /** What a CLIENT span is named and starts with. */
 export interface ClientRequestInfo {
@@ -30,6 +31,13 @@ export function describeRequest(
   const known = isKnownMethod(upper);
   const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: known ? upper : '_OTHER' };
   if (!known || upper !== original) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original;
+  const simple = typeof url === 'string' ? simpleUrl(url) : undefined;
+  if (simple) {
+    attributes[ATTR_URL_FULL] = simple.href;
+    attributes[ATTR_SERVER_ADDRESS] = simple.host;
+    attributes[ATTR_SERVER_PORT] = simple.port;
+    return { name: known ? upper : 'HTTP', attributes };
+  }
   const parsed = parseUrl(url);
   if (parsed) {
     attributes[ATTR_URL_FULL] = redactUrl(parsed);
@@ -38,6 +46,12 @@ export function describeRequest(
     if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
   }
   return { name: known ? upper : 'HTTP', attributes };
+}
+
+/** The span name of a request with this method (as {@link describeRequest} names it). */
+export function requestName(method: string | undefined): string {
+  const upper = (method ?? 'GET').toUpperCase();
+  return isKnownMethod(upper) ? upper : 'HTTP';
 }
 
 function parseUrl(url: string | URL | undefined): URL | undefined {

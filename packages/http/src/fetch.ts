@@ -56,10 +56,12 @@ export function traceFetch(
       scope = outgoing.start(undefined, name, attributes, active);
       // `headers: null` is given, not absent: fetch rejects it, even with a Request.
       const own = ownContext(init?.headers !== undefined ? init.headers : request?.headers);
-      tracedInit = {
-        ...init,
-        headers: mergeFetchHeaders(own.headers, headersToAdd(outgoing, scope, own)) as RequestInit['headers'],
-      };
+      // Object.assign, not `{ ...init, headers }`: a small spread then a key is slow on Node 20.
+      tracedInit = Object.assign({}, init);
+      tracedInit.headers = mergeFetchHeaders(
+        own.headers,
+        headersToAdd(outgoing, scope, own),
+      ) as RequestInit['headers'];
     } catch (error) {
       scope?.end();
       reportTracingFailure(error);

@@ -27,6 +27,8 @@ export function mergeIntoRecord<T>(
   headers: Record<string, T> | undefined | null,
   injected: Injected,
 ): Record<string, T | string> {
+  // No headers of the caller's: the propagator's fresh record is the merge.
+  if (headers === undefined || headers === null) return injected;
   const names = replacedNames(injected);
   const merged: Record<string, T | string> = {};
   if (headers) {

@@ -1,5 +1,6 @@
 import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
+import { callIn } from './call-in.js';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeDispatchHeaders } from './headers.js';
 import { ownContext } from './app-context.js';
@@ -149,29 +150,93 @@ const HANDLER_METHODS = [
   'onRequestSent',
 ] as const;
 
+/** The legacy methods of undici's `WrapHandler` (see {@link traceHandler}). */
+const LEGACY_METHODS: ReadonlySet<string> = new Set([
+  'onConnect',
+  'onResponseStarted',
+  'onHeaders',
+  'onUpgrade',
+  'onData',
+  'onComplete',
+  'onError',
+]);
+
+/** One request's wrapper: its methods live on the prototype of a class made per handler shape. */
+interface Traced {
+  readonly wrapped: Handler;
+  readonly scope: SpanScope;
+  readonly caller: Context;
+}
+
+type TracedClass = new (wrapped: Handler, scope: SpanScope, caller: Context) => Traced;
+
+/** The wrapper class of each handler shape (a bit per HANDLER_METHODS entry); there are a few. */
+const CLASSES = new Map<number, TracedClass>();
+
+function tracedClass(shape: number): TracedClass {
+  const known = CLASSES.get(shape);
+  if (known) return known;
+  class TracedHandler implements Traced {
+    constructor(
+      readonly wrapped: Handler,
+      readonly scope: SpanScope,
+      readonly caller: Context,
+    ) {}
+  }
+  HANDLER_METHODS.forEach((name, bit) => {
+    if ((shape & (1 << bit)) === 0) return;
+    Object.defineProperty(TracedHandler.prototype, name, {
+      value: forwarder(name),
+      writable: true,
+      configurable: true,
+    });
+  });
+  CLASSES.set(shape, TracedHandler);
+  return TracedHandler;
+}
+
+/** The method `name` of a wrapper: tells the span, then calls the handler's in the caller's context. */
+function forwarder(name: string): (this: Traced, ...args: unknown[]) => unknown {
+  const observe = OBSERVERS[name];
+  if (!observe) {
+    return function forward(this: Traced, ...args: unknown[]): unknown {
+      return callIn(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, args);
+    };
+  }
+  return function observeAndForward(this: Traced, ...args: unknown[]): unknown {
+    try {
+      observe(this.scope, args);
+    } catch (error) {
+      reportTracingFailure(error);
+    }
+    return callIn(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, args);
+  };
+}
+
 /**
  * A handler that forwards every call to `handler` (same `this`, same return value, same throws)
  * after telling the span what happened. It has the same set of methods, so undici sees the same
  * handler shape. Each call runs in the caller's context (`caller`), not in the context undici's
  * socket was made in: an interceptor composed outside this one (retry, redirect) dispatches again
  * from these callbacks, and that request must get its own span and traceparent.
+ *
+ * `Agent#compose` wraps a legacy handler (`undici.request`'s, `fetch`'s) in a `WrapHandler`, which
+ * offers both shapes: its legacy methods forward to the handler untouched, its new ones convert
+ * (headers parsed, then turned back into Buffers). That one gets a wrapper of its legacy methods
+ * only, so undici calls them directly: the handler gets what it would get without interceptors,
+ * and no header conversion runs twice per request.
  */
-function traceHandler(handler: Handler, scope: SpanScope, caller: Context): Handler {
-  const traced: Handler = {};
-  for (const name of HANDLER_METHODS) {
-    const method = handler[name] as HandlerMethod | undefined;
-    if (typeof method !== 'function') continue;
-    const observe = OBSERVERS[name];
-    traced[name] = observe
-      ? (...args: unknown[]): unknown => {
-          try {
-            observe(scope, args);
-          } catch (error) {
-            reportTracingFailure(error);
-          }
-          return context.with(caller, method, handler, ...args);
-        }
-      : (...args: unknown[]): unknown => context.with(caller, method, handler, ...args);
+function traceHandler(handler: Handler, scope: SpanScope, caller: Context): Traced {
+  const legacyOnly = isWrapHandler(handler);
+  let shape = 0;
+  for (let bit = 0; bit < HANDLER_METHODS.length; bit++) {
+    const name = HANDLER_METHODS[bit]!;
+    if (typeof handler[name] === 'function' && !(legacyOnly && !LEGACY_METHODS.has(name))) shape |= 1 << bit;
   }
-  return traced;
+  return new (tracedClass(shape))(handler, scope, caller);
+}
+
+function isWrapHandler(handler: Handler): boolean {
+  const type = (handler as { constructor?: { name?: unknown } }).constructor;
+  return type?.name === 'WrapHandler' && typeof handler.onHeaders === 'function';
 }

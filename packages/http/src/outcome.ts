@@ -4,7 +4,8 @@ import { isCallerAbort, requestErrorType } from './client-attributes.js';
 
 /** Records the response status; 4xx and 5xx are errors for a client. Does not end the span. */
 export function recordStatus(scope: SpanScope, status: number): void {
-  scope.setAttributes({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: status });
+  // One attribute: set as such, without a record for the SDK to iterate.
+  if (!scope.ended) scope.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   if (status >= 400) scope.failWith(String(status));
 }
 

@@ -168,6 +168,30 @@ describe('traceInterceptor', () => {
     expect(server.received[0]?.headers.traceparent).toContain(client?.spanContext().spanId);
   });
 
+  it('hands a legacy handler dispatched through a composed Agent the raw headers undici gives it bare', async () => {
+    // The names of the response's raw headers, with their case and repeats (the echo server's
+    // body, and so content-length, differs with the traceparent sent).
+    const rawHeaders = (dispatcher: Dispatcher): Promise<string[]> =>
+      new Promise((resolve, reject) => {
+        let names: string[] = [];
+        dispatcher.dispatch({ origin: server.url, path: '/', method: 'GET' }, {
+          onConnect: () => {},
+          onHeaders: (_status: number, raw: Buffer[]) => {
+            names = raw.filter((_, at) => at % 2 === 0).map((entry) => String(entry));
+            return true;
+          },
+          onData: () => true,
+          onComplete: () => resolve(names),
+          onError: reject,
+        } as unknown as Dispatcher.DispatchHandler);
+      });
+    const bare = await rawHeaders(agent);
+    const withTracing = await rawHeaders(traced);
+    expect(bare).toContain('Content-Length');
+    expect(withTracing).toEqual(bare);
+    expect(tracing.spans().filter((span) => span.kind === SpanKind.CLIENT)).toHaveLength(1);
+  });
+
   it('ends the span when a legacy handler gets an error', async () => {
     const dispatch = traceInterceptor()(agent.dispatch.bind(agent));
     const port = await closedPort();

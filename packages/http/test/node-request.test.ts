@@ -144,6 +144,37 @@ describe('traceRequest', () => {
     }
   });
 
+  it("runs the request's and the response's listeners in the caller's context, and can remove them", async () => {
+    const parent = tracer.startSpan('parent');
+    const seen: Array<[string, string | undefined]> = [];
+    const note = (event: string) => (): void => {
+      seen.push([event, trace.getActiveSpan()?.spanContext().spanId]);
+    };
+    const removed = note('removed');
+    await context.with(trace.setSpan(context.active(), parent), () => {
+      const clientRequest = request(`${server.url}/`);
+      clientRequest.on('socket', note('socket'));
+      clientRequest.once('finish', note('finish'));
+      clientRequest.on('close', removed);
+      clientRequest.removeListener('close', removed);
+      return new Promise<void>((resolve, reject) => {
+        clientRequest.on('response', (response) => {
+          note('response')();
+          response.on('data', note('data'));
+          response.on('end', () => {
+            note('end')();
+            resolve();
+          });
+        });
+        clientRequest.on('error', reject);
+        clientRequest.end();
+      });
+    });
+    parent.end();
+    expect(seen.map(([event]) => event)).toEqual(['socket', 'finish', 'response', 'data', 'end']);
+    for (const [, spanId] of seen) expect(spanId).toBe(parent.spanContext().spanId);
+  });
+
   it('observes a connection error without handling it for the app', async () => {
     const port = await closedPort();
     const clientRequest = request({ host: '127.0.0.1', port, path: '/' });

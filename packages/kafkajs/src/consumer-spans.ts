@@ -1,5 +1,11 @@
 import { type Attributes, type Link, SpanKind } from '@opentelemetry/api';
-import { type IncomingOptions, type SpanScope, createIncomingSpans, reportOnce } from '@tracewire/core';
+import {
+  type IncomingCaller,
+  type IncomingOptions,
+  type SpanScope,
+  createIncomingSpans,
+  reportOnce,
+} from '@tracewire/core';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import {
   ATTR_KAFKA_MESSAGE_KEY,
@@ -35,16 +41,28 @@ export interface ConsumerTracingOptions extends IncomingOptions<ConsumedMessage>
   groupId?: string;
 }
 
+/** A batch span, and each message's caller as read for its link, in the batch's order. */
+export interface BatchSpan {
+  scope: SpanScope;
+  callers: IncomingCaller[];
+}
+
 /** The CONSUMER spans of one wrapped handler; options resolved once. */
 export interface ConsumerSpans {
   /**
    * The span of one message: the child of its producer's context, linked to it. With `batch`, a
    * message without a valid context (or one `trust` does not continue) is the batch span's child.
+   * `caller`: the message's caller as the batch read it, read again when not given.
    * Undefined if tracing failed.
    */
-  message(consumed: ConsumedMessage, links?: Link[], batch?: SpanScope): SpanScope | undefined;
+  message(
+    consumed: ConsumedMessage,
+    links?: Link[],
+    batch?: SpanScope,
+    caller?: IncomingCaller,
+  ): SpanScope | undefined;
   /** The span of a batch: a new root linked to every message's context. Undefined if tracing failed. */
-  batch(topic: string, partition: number, messages: readonly KafkaMessage[]): SpanScope | undefined;
+  batch(topic: string, partition: number, messages: readonly KafkaMessage[]): BatchSpan | undefined;
 }
 
 const START_FAILED = `${PACKAGE_NAME}: starting a consumer span failed; the handler runs untraced`;
@@ -76,17 +94,14 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
   };
 
   return {
-    message(consumed, links, batch) {
+    message(consumed, links, batch, caller) {
       try {
         const { topic, partition, message } = consumed;
-        return incoming.start(
-          consumed,
-          message?.headers,
-          `process ${topic}`,
-          addMessageAttributes(attributes(topic, partition), message),
-          links,
-          batch?.context,
-        );
+        const name = `process ${topic}`;
+        const messageAttributes = addMessageAttributes(attributes(topic, partition), message);
+        return caller
+          ? incoming.startCaller(caller, name, messageAttributes, links, batch?.context)
+          : incoming.start(consumed, message?.headers, name, messageAttributes, links, batch?.context);
       } catch (error) {
         reportOnce(START_FAILED, error);
         return undefined;
@@ -95,13 +110,18 @@ export function createConsumerSpans(options: ConsumerTracingOptions): ConsumerSp
     batch(topic, partition, messages) {
       try {
         const links: Link[] = [];
-        for (const message of messages) {
-          const link = incoming.link({ topic, partition, message }, message?.headers);
+        // Each message is read once: for its link here, and for its own span in traceMessage.
+        const callers: IncomingCaller[] = new Array(messages.length);
+        for (let i = 0; i < messages.length; i++) {
+          const message = messages[i]!;
+          const caller = incoming.caller({ topic, partition, message }, message?.headers);
+          callers[i] = caller;
+          const link = incoming.linkCaller(caller);
           if (link) links.push(link);
         }
         const batchAttributes = attributes(topic, partition);
         batchAttributes[ATTR_MESSAGING_BATCH_MESSAGE_COUNT] = messages.length;
-        return incoming.startRoot(`process ${topic}`, batchAttributes, links);
+        return { scope: incoming.startRoot(`process ${topic}`, batchAttributes, links), callers };
       } catch (error) {
         reportOnce(START_FAILED, error);
         return undefined;

@@ -7,7 +7,8 @@ import type {
 } from 'kafkajs';
 import { type ConsumerTracingOptions, createConsumerSpans } from './consumer-spans.js';
 import { PACKAGE_NAME } from './identity.js';
-import { runInScope as runTraced } from '@tracewire/core';
+import { type IncomingCaller, runInScope as runTraced } from '@tracewire/core';
+import { context } from '@opentelemetry/api';
 
 /** The `eachBatch` payload a {@link traceEachBatch} handler gets: KafkaJS's own, plus `traceMessage`. */
 export interface TracedEachBatchPayload extends EachBatchPayload {
@@ -63,12 +64,22 @@ export function traceEachBatch(
     const messages = Array.isArray(batch?.messages) ? batch.messages : [];
     const topic = batch?.topic;
     const partition = batch?.partition;
-    const scope = messages.length > 0 ? spans.batch(topic, partition, messages) : undefined;
+    const batchSpan = messages.length > 0 ? spans.batch(topic, partition, messages) : undefined;
+    const scope = batchSpan?.scope;
     const links = scope ? [{ context: scope.span.spanContext() }] : undefined;
+    /** The message after the last one traced: handlers mostly trace the batch in order. */
+    let next = 0;
     const traced: TracedEachBatchPayload = {
       ...payload,
       traceMessage<T>(message: KafkaMessage, fn: () => T): T {
-        const messageScope = spans.message({ topic, partition, message }, links, scope);
+        let caller: IncomingCaller | undefined;
+        // The batch's reading of a message holds only if it is the one read (a handler may pass
+        // any message) and the context is still the batch's, as when it was read.
+        if (batchSpan && context.active() === batchSpan.scope.context) {
+          if (messages[next] === message) caller = batchSpan.callers[next++];
+          else if (next > 0 && messages[next - 1] === message) caller = batchSpan.callers[next - 1];
+        }
+        const messageScope = spans.message({ topic, partition, message }, links, scope, caller);
         return messageScope ? runTraced(messageScope, fn) : fn();
       },
     };

@@ -1,6 +1,15 @@
 // traceEachMessage and traceEachBatch with payloads built by hand, shaped as KafkaJS builds them
 // (header values are Buffers). test/kafka-*.test.ts run the same wrappers behind a real consumer.
-import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import {
+  SpanKind,
+  SpanStatusCode,
+  type TextMapPropagator,
+  context,
+  createContextKey,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
+import { W3CPropagator } from '@tracewire/core';
 import {
   ATTR_KAFKA_MESSAGE_KEY,
   ATTR_KAFKA_OFFSET,
@@ -293,6 +302,53 @@ describe('traceEachBatch', () => {
       batchPayload([kafkaMessage('1', { traceparent: traceparent() })]),
     );
     expect(tracing.spans()[0]!.links).toEqual([]);
+  });
+
+  it('reads each message once for its link and its span; a message out of order or under another context is read again', async () => {
+    const reads: string[] = [];
+    const w3c = new W3CPropagator();
+    const counting: TextMapPropagator = {
+      inject: (ctx, carrier, setter) => w3c.inject(ctx, carrier, setter),
+      extract(ctx, carrier, getter) {
+        reads.push(String(getter.get(carrier, 'traceparent')).slice(36, 52));
+        return w3c.extract(ctx, carrier, getter);
+      },
+      fields: () => w3c.fields(),
+    };
+    const producers = ['1111111111111111', '2222222222222222', '3333333333333333'];
+    const messages = producers.map((spanId, i) =>
+      kafkaMessage(String(i), { traceparent: traceparent(spanId) }),
+    );
+    const KEY = createContextKey('app key');
+    const seen: unknown[] = [];
+    await traceEachBatch(
+      async ({ traceMessage }) => {
+        await traceMessage(messages[0]!, async () => {});
+        // Out of order: read again.
+        traceMessage(messages[2]!, () => {});
+        // In order again, but under a context of the app's: read again, under that context.
+        context.with(context.active().setValue(KEY, 'app'), () =>
+          traceMessage(messages[1]!, () => seen.push(context.active().getValue(KEY))),
+        );
+      },
+      { propagator: counting },
+    )(batchPayload(messages));
+    // Three reads for the batch links, then only the two messages whose reading could not be kept.
+    expect(reads).toEqual([...producers, producers[2], producers[1]]);
+    expect(seen).toEqual(['app']);
+    const spans = tracing.spans();
+    const batchSpan = spans.find(
+      (span) => span.attributes[ATTR_MESSAGING_BATCH_MESSAGE_COUNT] !== undefined,
+    )!;
+    for (const span of spans.filter((candidate) => candidate !== batchSpan)) {
+      const producer = producers[span.attributes[ATTR_KAFKA_OFFSET] as number];
+      expect(parentSpanId(span)).toBe(producer);
+      expect(span.links.map((link) => link.context.spanId)).toEqual([
+        producer,
+        batchSpan.spanContext().spanId,
+      ]);
+    }
+    expect(spans).toHaveLength(4);
   });
 
   it('calls the handler without a span for an empty batch', async () => {

@@ -150,11 +150,25 @@ function buildProcessors(options: StartTracingOptions, env: TracingEnv): SpanPro
   return processors;
 }
 
-function disabledHandle(): TracingHandle {
+/**
+ * No SDK: no tracer provider, so nothing is recorded or exported. The context manager and the
+ * propagator are still registered: with the API's no-op tracer an adapter's span carries the
+ * caller's context, and the context manager lets it reach the outgoing calls made while handling,
+ * so services behind this one stay in the caller's trace.
+ */
+function disabledHandle(options: StartTracingOptions): TracingHandle {
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  const registered = {
+    context: context.setGlobalContextManager(contextManager),
+    propagation: propagation.setGlobalPropagator(options.propagator ?? new W3CPropagator()),
+  };
+  if (!registered.context) contextManager.disable();
   const handle: TracingHandle = {
     tracerProvider: trace.getTracerProvider(),
     forceFlush: async () => {},
     shutdown: async () => {
+      if (registered.context) context.disable();
+      if (registered.propagation) propagation.disable();
       if (registry[CURRENT] === handle) delete registry[CURRENT];
     },
   };
@@ -243,13 +257,13 @@ export function startTracing(options: StartTracingOptions = {}): TracingHandle {
   validate(options);
   const env = readTracingEnv();
   let handle: TracingHandle;
-  if (env.disabled) handle = disabledHandle();
+  if (env.disabled) handle = disabledHandle(options);
   else {
     try {
       handle = start(options, env);
     } catch (error) {
       reportOnce('@tracewire/node: tracing could not start; continuing without it', error);
-      handle = disabledHandle();
+      handle = disabledHandle(options);
     }
   }
   registry[CURRENT] = handle;

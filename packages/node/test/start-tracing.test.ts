@@ -335,7 +335,7 @@ describe('startTracing and OTEL_* variables', () => {
     dropped.end();
   });
 
-  it('registers nothing with OTEL_SDK_DISABLED=true', async () => {
+  it('records nothing with OTEL_SDK_DISABLED=true, and still carries the caller context across async calls', async () => {
     vi.stubEnv('OTEL_SDK_DISABLED', 'true');
     const exporter = new InMemorySpanExporter();
     const tracing = start({ serviceName: 'orders', exporter, handleSignals: true });
@@ -344,8 +344,18 @@ describe('startTracing and OTEL_* variables', () => {
     span.end();
     await tracing.forceFlush();
     expect(exporter.getFinishedSpans()).toEqual([]);
-    expect(propagation.fields()).toEqual([]);
     expect(startTracing({ serviceName: 'again' })).toBe(tracing);
+    // What an adapter does: the caller's context in, a (non-recording) span, an outgoing call later.
+    const incoming = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const caller = propagation.extract(ROOT_CONTEXT, { traceparent: incoming, baggage: 'tenant=acme' });
+    const server = tracer().startSpan('server', {}, caller);
+    const outgoing: Record<string, string> = {};
+    await context.with(trace.setSpan(caller, server), async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      propagation.inject(context.active(), outgoing);
+    });
+    server.end();
+    expect(outgoing).toEqual({ traceparent: incoming, baggage: 'tenant=acme' });
   });
 
   it('prints waterfalls on stdout with OTEL_TRACES_EXPORTER=console', async () => {

@@ -142,7 +142,7 @@ function createSetter(bytes: boolean): TextMapSetter<OutgoingHeaders> {
       const lowerKey = key.toLowerCase();
       if (carrier instanceof Map) {
         for (const name of carrier.keys()) {
-          if (nameMatches(name, key, lowerKey)) carrier.delete(name);
+          if (ofFormat(name, bytes) && nameMatches(name, key, lowerKey)) carrier.delete(name);
         }
         if (bytes) carrier.set(Buffer.from(key, 'latin1'), Buffer.from(value, 'latin1'));
         else carrier.set(key, value);
@@ -157,12 +157,29 @@ function createSetter(bytes: boolean): TextMapSetter<OutgoingHeaders> {
   };
 }
 
-/** Deletes every spelling of a header from the wrapper's own copy of a message's headers. */
-export function removeKafkaHeader(carrier: OutgoingHeaders, key: string): void {
+/**
+ * A `Map` name of the kind a format writes. Only those are replaced or removed: a name of the
+ * other kind is one the producer's serializers cannot take, and the client must fail on it
+ * exactly as it would untraced.
+ */
+function ofFormat(name: unknown, bytes: boolean): boolean {
+  return bytes ? name instanceof Uint8Array : typeof name === 'string';
+}
+
+/**
+ * Deletes every spelling of a header from the wrapper's own copy of a message's headers; with
+ * `format`, only the `Map` names of that format's kind (strings or bytes).
+ */
+export function removeKafkaHeader(carrier: OutgoingHeaders, key: string, format?: HeaderFormat): void {
   if (carrier === null || typeof carrier !== 'object') return;
   const lowerKey = key.toLowerCase();
   if (carrier instanceof Map) {
-    for (const name of carrier.keys()) if (nameMatches(name, key, lowerKey)) carrier.delete(name);
+    const bytes = format === 'buffer';
+    for (const name of carrier.keys()) {
+      if ((format === undefined || ofFormat(name, bytes)) && nameMatches(name, key, lowerKey)) {
+        carrier.delete(name);
+      }
+    }
     return;
   }
   for (const name of Object.keys(carrier)) if (nameMatches(name, key, lowerKey)) delete carrier[name];

@@ -33,17 +33,17 @@ export function messageTracer(options: ConsumerTracingOptions = {}): TraceMessag
  * promise is only watched from the side to end the span, never replaced by a chained one that
  * could reject with nobody listening.
  */
-export function traceHandler<Message extends ConsumedMessage, Result>(
-  handler: (message: Message) => Result,
+export function traceHandler<Message extends ConsumedMessage, Result, Rest extends unknown[] = []>(
+  handler: (message: Message, ...rest: Rest) => Result,
   options: ConsumerTracingOptions = {},
-): (message: Message) => Result {
+): (message: Message, ...rest: Rest) => Result {
   if (typeof handler !== 'function') {
     throw new TypeError(`${PACKAGE_NAME}: traceHandler needs a listener function`);
   }
   const spans = createConsumerSpans(options);
-  return function tracedHandler(this: unknown, message: Message): Result {
+  return function tracedHandler(this: unknown, message: Message, ...rest: Rest): Result {
     const scope = spans.message(message);
-    if (!scope) return handler.call(this, message);
-    return observeInScope(scope, () => handler.call(this, message));
+    if (!scope) return handler.call(this, message, ...rest);
+    return observeInScope(scope, () => handler.call(this, message, ...rest));
   };
 }

@@ -66,6 +66,9 @@ interface Pending {
 
 const PREPARE_FAILED = `${PACKAGE_NAME}: tracing a send failed; the messages go out untraced`;
 const FINISH_FAILED = `${PACKAGE_NAME}: reading the send result failed`;
+const STRING_HEADERS =
+  `${PACKAGE_NAME}: a message's headers hold strings, but trace headers are written as Buffers; ` +
+  "if the producer uses stringSerializers (or any string header serializer), pass headerFormat: 'string'";
 
 /**
  * Wraps a @platformatic/kafka producer so that `send` (promise or callback style) and the `send`
@@ -99,19 +102,25 @@ export function traceProducer<Sender extends KafkaSender>(
   const spans = createMessageSendSpans<OutgoingHeaders>(options, IDENTITY, {
     getter: kafkaHeaderGetter,
     setter: kafkaHeaderSetter(headerFormat),
-    remove: removeKafkaHeader,
+    remove: (carrier, key) => removeKafkaHeader(carrier, key, headerFormat),
   });
-  return wrapSender(producer, spans);
+  return wrapSender(producer, { spans, headerFormat });
+}
+
+/** What every wrapper of one traceProducer call shares. */
+interface SendTracing {
+  readonly spans: MessageSendSpans<OutgoingHeaders>;
+  readonly headerFormat: HeaderFormat;
 }
 
 const traced = new WeakSet<object>();
 
 /** A proxy that replaces `send` (and `beginTransaction`, when there is one) and forwards the rest. */
-function wrapSender<Target extends object>(target: Target, spans: MessageSendSpans<OutgoingHeaders>): Target {
+function wrapSender<Target extends object>(target: Target, tracing: SendTracing): Target {
   const original = (name: string): Method => Reflect.get(target, name) as Method;
 
   function send(sendOptions: unknown, callback?: unknown): unknown {
-    const pending = prepare(spans, sendOptions);
+    const pending = prepare(tracing, sendOptions);
     const sendMethod = original('send');
     if (!pending) return sendMethod.call(target, sendOptions, callback);
     const tracedOptions = pending.options;
@@ -167,30 +176,30 @@ function wrapSender<Target extends object>(target: Target, spans: MessageSendSpa
         return (last as Callback).call(
           this,
           error,
-          error ? transaction : wrapTransaction(transaction, spans),
+          error ? transaction : wrapTransaction(transaction, tracing),
         );
       };
       return begin.apply(target, args);
     }
     const result = begin.apply(target, args);
     if (!isPromiseLike(result)) return result;
-    return result.then((transaction: unknown) => wrapTransaction(transaction, spans));
+    return result.then((transaction: unknown) => wrapTransaction(transaction, tracing));
   }
 
   const replacements: Record<string, unknown> = { send };
   if (typeof Reflect.get(target, 'beginTransaction') === 'function')
     replacements.beginTransaction = beginTransaction;
   const bound = new Map<unknown, unknown>();
-  const proxy = new Proxy(target, {
+  const proxy: Target = new Proxy(target, {
     get(object, property) {
       if (typeof property === 'string' && Object.hasOwn(replacements, property))
         return replacements[property];
       // The target as receiver: getters and methods read private fields, which a proxy lacks.
       const value = Reflect.get(object, property);
-      if (typeof value !== 'function') return value;
+      if (typeof value !== 'function' || property === 'constructor') return value;
       let method = bound.get(value);
       if (method === undefined) {
-        method = (value as Method).bind(object);
+        method = onTarget(value as Method, object, proxy);
         bound.set(value, method);
       }
       return method;
@@ -203,11 +212,25 @@ function wrapSender<Target extends object>(target: Target, spans: MessageSendSpa
   return proxy;
 }
 
-function wrapTransaction(transaction: unknown, spans: MessageSendSpans<OutgoingHeaders>): unknown {
+/**
+ * `method` called on the real object (its private fields need it), under the method's own name.
+ * A method returning the object itself (`on`, `once`: chaining) returns the wrapper instead, so a
+ * chained `send` is traced too.
+ */
+function onTarget(method: Method, object: object, wrapper: object): Method {
+  const called = function (this: unknown, ...args: unknown[]): unknown {
+    const result = Reflect.apply(method, object, args);
+    return result === object ? wrapper : result;
+  };
+  Object.defineProperty(called, 'name', { value: method.name });
+  return called;
+}
+
+function wrapTransaction(transaction: unknown, tracing: SendTracing): unknown {
   if (transaction === null || typeof transaction !== 'object') return transaction;
   if (typeof (transaction as Partial<KafkaSender>).send !== 'function' || traced.has(transaction))
     return transaction;
-  return wrapSender(transaction, spans);
+  return wrapSender(transaction, tracing);
 }
 
 interface Prepared extends Pending {
@@ -215,10 +238,13 @@ interface Prepared extends Pending {
 }
 
 /** The traced copy of the send options and its spans; undefined to send untraced (the client then validates). */
-function prepare(spans: MessageSendSpans<OutgoingHeaders>, sendOptions: unknown): Prepared | undefined {
+function prepare({ spans, headerFormat }: SendTracing, sendOptions: unknown): Prepared | undefined {
   if (sendOptions === null || typeof sendOptions !== 'object') return undefined;
-  const { messages } = sendOptions as { messages?: unknown };
-  if (!Array.isArray(messages) || messages.length === 0) return undefined;
+  const given = (sendOptions as { messages?: unknown }).messages;
+  // The client takes any iterable of messages (a Set); a copy is an array. A one-shot iterator
+  // (a generator) is left alone: reading it here would leave the client nothing to send.
+  const messages = Array.isArray(given) ? given : isReiterable(given) ? Array.from(given) : undefined;
+  if (messages === undefined || messages.length === 0) return undefined;
   try {
     const count = messages.length;
     const copies: unknown[] = new Array(count);
@@ -232,6 +258,7 @@ function prepare(spans: MessageSendSpans<OutgoingHeaders>, sendOptions: unknown)
       const { topic, headers } = message;
       if (typeof topic !== 'string' || topic === '') return undefined;
       if (headers !== undefined && headers !== null && typeof headers !== 'object') return undefined;
+      if (headerFormat === 'buffer' && hasStringValues(headers)) reportOnce(STRING_HEADERS);
       const carrier: OutgoingHeaders =
         headers instanceof Map
           ? new Map(headers)
@@ -254,6 +281,28 @@ function prepare(spans: MessageSendSpans<OutgoingHeaders>, sendOptions: unknown)
     reportOnce(PREPARE_FAILED, error);
     return undefined;
   }
+}
+
+/** Whether headers the app wrote hold a string value: a hint that its serializers take strings. */
+function hasStringValues(headers: unknown): boolean {
+  if (headers instanceof Map) {
+    for (const value of headers.values()) if (typeof value === 'string') return true;
+    return false;
+  }
+  if (headers === null || typeof headers !== 'object') return false;
+  for (const name in headers) {
+    if (typeof (headers as Record<string, unknown>)[name] === 'string') return true;
+  }
+  return false;
+}
+
+function isReiterable(value: unknown): value is Iterable<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function' &&
+    typeof (value as { next?: unknown }).next !== 'function'
+  );
 }
 
 function messageAttributes(
@@ -343,7 +392,7 @@ function recordPlacement(pending: Pending, offsets: unknown[]): void {
     if (partitions[i] === undefined) placement[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(at);
     const first = base.get(topic)?.get(at);
     if (first !== undefined && !unmapped.has(topic)) {
-      const slot = `$at:$topic`;
+      const slot = `${at}:${topic}`;
       const offset = next.get(slot) ?? first;
       next.set(slot, offset + 1n);
       if (offset <= BigInt(Number.MAX_SAFE_INTEGER)) placement[ATTR_KAFKA_OFFSET] = Number(offset);
