@@ -204,7 +204,7 @@ export function createIncomingSpans<Request, Carrier>(
         if (link) allLinks = links ? [link, ...links] : [link];
       }
       const span = tracer.startSpan(name, { kind, attributes, links: allLinks, root }, parent);
-      return new SpanScope(span, trace.setSpan(parent, span));
+      return new SpanScope(span, ContextWithSpan.of(parent, span));
     },
   };
 }
