@@ -14,6 +14,7 @@ import {
 import { causeErrorType } from './outcome.js';
 import { reportOnce } from './report.js';
 import { type AdapterIdentity, type TracingOptions, checkSetupOnce } from './span-lifecycle.js';
+import { ContextWithSpan } from './context-with-span.js';
 import { SpanScope } from './span-scope.js';
 import { resolveTracer } from './tracer.js';
 import { resolvePropagator } from './w3c-propagator.js';
@@ -140,7 +141,7 @@ export function createMessageSendSpans<Carrier>(
     links?: Link[],
   ) => {
     const span = tracer.startSpan(name, { kind, attributes, links }, parent);
-    return new SpanScope(span, trace.setSpan(parent, span));
+    return new SpanScope(span, ContextWithSpan.of(parent, span));
   };
 
   return {

@@ -15,6 +15,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { reportOnce } from './report.js';
+import { ContextWithSpan } from './context-with-span.js';
 import { SpanScope } from './span-scope.js';
 import { type TracerOptions, resolveTracer } from './tracer.js';
 import { type Trust, type TrustMode, checkTrust, decideTrust } from './trust.js';
@@ -167,7 +168,7 @@ export function createIncomingSpans<Request, Carrier>(
         if (link) allLinks = links ? [link, ...links] : [link];
       }
       const span = tracer.startSpan(name, { kind, attributes, links: allLinks, root }, parent);
-      return new SpanScope(span, trace.setSpan(parent, span));
+      return new SpanScope(span, ContextWithSpan.of(parent, span));
     },
     link(request, carrier, attributes) {
       return callerLink(decideTrust(trust, request), carrier, attributes);
@@ -176,7 +177,7 @@ export function createIncomingSpans<Request, Carrier>(
       checkSetupOnce();
       const parent = incomingBase();
       const span = tracer.startSpan(name, { kind, attributes, links, root: true }, parent);
-      return new SpanScope(span, trace.setSpan(parent, span));
+      return new SpanScope(span, ContextWithSpan.of(parent, span));
     },
     caller(request, carrier) {
       const mode = decideTrust(trust, request);
@@ -206,7 +207,7 @@ export function createIncomingSpans<Request, Carrier>(
         if (link) allLinks = links ? [link, ...links] : [link];
       }
       const span = tracer.startSpan(name, { kind, attributes, links: allLinks, root }, parent);
-      return new SpanScope(span, trace.setSpan(parent, span));
+      return new SpanScope(span, ContextWithSpan.of(parent, span));
     },
   };
 }
@@ -251,7 +252,7 @@ export function createOutgoingSpans<Carrier>(
     start(carrier, name, attributes, parent = context.active()) {
       checkSetupOnce();
       const span = tracer.startSpan(name, { kind, attributes }, parent);
-      const scope = new SpanScope(span, trace.setSpan(parent, span));
+      const scope = new SpanScope(span, ContextWithSpan.of(parent, span));
       if (carrier !== undefined) inject(scope, carrier);
       return scope;
     },

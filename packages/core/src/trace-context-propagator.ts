@@ -8,6 +8,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { formatHexByte } from './chars.js';
+import { ContextWithSpan } from './context-with-span.js';
 import { reportOnce } from './report.js';
 import {
   TRACE_FLAG_RANDOM,
@@ -105,18 +106,16 @@ export class TraceContextPropagator implements TextMapPropagator {
     const traceparent = parseTraceparent(getter.get(carrier, TRACEPARENT_HEADER));
     if (!traceparent) return context;
     const tracestateHeader = getter.get(carrier, TRACESTATE_HEADER);
-    const spanContext: SpanContext = {
-      traceId: traceparent.traceId,
-      spanId: traceparent.spanId,
-      traceFlags: traceparent.traceFlags & (TRACE_FLAG_SAMPLED | TRACE_FLAG_RANDOM),
-      isRemote: true,
-    };
-    if (tracestateHeader !== undefined) {
-      // Validated on first use; an invalid header then reads as empty and is never sent on.
-      const traceState = deferTracestate(tracestateHeader);
-      if (traceState) spanContext.traceState = traceState;
-    }
-    const withSpan = trace.setSpanContext(context, spanContext);
+    // Validated on first use; an invalid header then reads as empty and is never sent on.
+    const traceState = tracestateHeader === undefined ? undefined : deferTracestate(tracestateHeader);
+    const traceFlags = traceparent.traceFlags & (TRACE_FLAG_SAMPLED | TRACE_FLAG_RANDOM);
+    // One literal per shape: adding `traceState` afterwards would change the object's map.
+    const spanContext: SpanContext = traceState
+      ? { traceId: traceparent.traceId, spanId: traceparent.spanId, traceFlags, isRemote: true, traceState }
+      : { traceId: traceparent.traceId, spanId: traceparent.spanId, traceFlags, isRemote: true };
+    // What trace.setSpanContext gives, without copying the context's Map (the caller's span
+    // over it, as incoming spans do next, replaces this one without a copy either).
+    const withSpan = ContextWithSpan.of(context, trace.wrapSpanContext(spanContext));
     return traceparent.traceFlags & TRACE_FLAG_RANDOM
       ? withSpan.setValue(RANDOM_TRACE_ID_KEY, traceparent.traceId)
       : withSpan;

@@ -30,9 +30,6 @@ const VERSION_00_LENGTH = 55;
  */
 export const MAX_TRACEPARENT_LENGTH = 512;
 
-const ZERO_TRACE_ID = '0'.repeat(32);
-const ZERO_SPAN_ID = '0'.repeat(16);
-
 /**
  * Parses a `traceparent` header value. Returns `undefined` for anything the spec calls
  * invalid, including two header values (an array of more than one), and never throws.
@@ -54,50 +51,52 @@ export function parseTraceparent(value: unknown): TraceParent | undefined {
   if (
     header.charCodeAt(start + 2) !== 0x2d ||
     header.charCodeAt(start + 35) !== 0x2d ||
-    header.charCodeAt(start + 52) !== 0x2d ||
-    !isLowerHexRun(header, start + 3, start + 35) ||
-    !isLowerHexRun(header, start + 36, start + 52)
+    header.charCodeAt(start + 52) !== 0x2d
   ) {
     return undefined;
   }
+  // Checked while scanning: no string comparison against the all-zero ids.
+  if (scanLowerHex(header, start + 3, start + 35) !== NONZERO_HEX) return undefined;
+  if (scanLowerHex(header, start + 36, start + 52) !== NONZERO_HEX) return undefined;
   const version = parseHexByte(header, start);
   const traceFlags = parseHexByte(header, start + 53);
   if (version < 0 || traceFlags < 0 || version === 0xff || (version === 0 && length !== VERSION_00_LENGTH)) {
     return undefined;
   }
-  const traceId = header.slice(start + 3, start + 35);
-  const spanId = header.slice(start + 36, start + 52);
-  if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined;
-  return { version, traceId, spanId, traceFlags };
+  return {
+    version,
+    traceId: header.slice(start + 3, start + 35),
+    spanId: header.slice(start + 36, start + 52),
+    traceFlags,
+  };
 }
 
-/** True when `text[from, to)` is lower-case hex: a flat loop, the hottest code on every request. */
-function isLowerHexRun(text: string, from: number, to: number): boolean {
+const NOT_HEX = 0;
+const ZERO_HEX = 1;
+const NONZERO_HEX = 2;
+
+/**
+ * Whether `text[from, to)` is lower-case hex, and if so whether any digit is not `0`: one flat
+ * loop, the hottest code on every request.
+ */
+function scanLowerHex(text: string, from: number, to: number): number {
+  let bits = 0;
   for (let i = from; i < to; i++) {
     const code = text.charCodeAt(i);
-    if (!((code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x66))) return false;
+    if (!((code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x66))) return NOT_HEX;
+    bits |= code ^ 0x30;
   }
-  return true;
+  return bits === 0 ? ZERO_HEX : NONZERO_HEX;
 }
 
 /** True for a 32-char lower-case hex trace id that is not all zeros. */
 export function isValidTraceId(traceId: unknown): traceId is string {
-  return (
-    typeof traceId === 'string' &&
-    traceId.length === 32 &&
-    traceId !== ZERO_TRACE_ID &&
-    isLowerHexRun(traceId, 0, 32)
-  );
+  return typeof traceId === 'string' && traceId.length === 32 && scanLowerHex(traceId, 0, 32) === NONZERO_HEX;
 }
 
 /** True for a 16-char lower-case hex span id that is not all zeros. */
 export function isValidSpanId(spanId: unknown): spanId is string {
-  return (
-    typeof spanId === 'string' &&
-    spanId.length === 16 &&
-    spanId !== ZERO_SPAN_ID &&
-    isLowerHexRun(spanId, 0, 16)
-  );
+  return typeof spanId === 'string' && spanId.length === 16 && scanLowerHex(spanId, 0, 16) === NONZERO_HEX;
 }
 
 /**

@@ -198,6 +198,47 @@ describe('TraceContextPropagator', () => {
   });
 });
 
+describe('an extracted context reads and derives like trace.setSpanContext', () => {
+  // The propagator puts the remote span over the given context without copying it; every read and
+  // every derived context must be what the API's own contexts give.
+  const KEY = Symbol.for('tracewire.test.key');
+  const base = ROOT_CONTEXT.setValue(KEY, 'base value');
+  const headers = { traceparent: `00-${TRACE_ID}-${SPAN_ID}-01`, tracestate: 'vendor=1' };
+
+  it('the remote span, the base values, writes, deletes and a span set over it', () => {
+    const extracted = new TraceContextPropagator().extract(base, headers, defaultTextMapGetter);
+    const remote = trace.getSpanContext(extracted)!;
+    expect(remote).toMatchObject({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 1, isRemote: true });
+    expect(remote.traceState?.get('vendor')).toBe('1');
+    const real = trace.setSpan(base, trace.getSpan(extracted)!);
+    const same = (ctx: Context, expected: Context): void => {
+      expect(ctx.getValue(KEY)).toBe(expected.getValue(KEY));
+      expect(trace.getSpan(ctx)).toBe(trace.getSpan(expected));
+    };
+    same(extracted, real);
+    same(extracted.setValue(KEY, 2), real.setValue(KEY, 2));
+    same(extracted.deleteValue(KEY), real.deleteValue(KEY));
+    same(trace.deleteSpan(extracted), trace.deleteSpan(real));
+    const local = trace.getTracer('t').startSpan('local', {}, extracted);
+    local.end();
+    same(trace.setSpan(extracted, local), trace.setSpan(real, local));
+    expect(trace.getSpan(trace.deleteSpan(trace.setSpan(extracted, local)))).toBeUndefined();
+    expect(local.spanContext().traceId).toBe(TRACE_ID);
+  });
+
+  it('the random flag is kept alongside the remote span', () => {
+    const extracted = new TraceContextPropagator().extract(
+      base,
+      { traceparent: `00-${TRACE_ID}-${SPAN_ID}-03` },
+      defaultTextMapGetter,
+    );
+    const carrier: Record<string, string> = {};
+    new TraceContextPropagator().inject(extracted, carrier, defaultTextMapSetter);
+    expect(carrier.traceparent).toBe(`00-${TRACE_ID}-${SPAN_ID}-03`);
+    expect(extracted.getValue(KEY)).toBe('base value');
+  });
+});
+
 describe('BaggagePropagator', () => {
   const baggage = new BaggagePropagator();
   it('round-trips values and properties', () => {

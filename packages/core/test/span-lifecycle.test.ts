@@ -187,6 +187,61 @@ describe('outgoing spans', () => {
   });
 });
 
+describe("a scope's context reads and derives like the API's own contexts", () => {
+  // Scope contexts put the span over their parent without copying it; every read and every
+  // derived context must be what trace.setSpan(parent, span) would have given.
+  const outgoing = createOutgoingSpans<HeaderRecord>({}, identity, SpanKind.CLIENT, headerSetter);
+  const KEY = Symbol.for('tracewire.test.key');
+  const OTHER = Symbol.for('tracewire.test.other');
+  const parent = ROOT_CONTEXT.setValue(KEY, 'parent value');
+
+  it('reads its span and its parent values; writes and deletes give the same as a real context', () => {
+    const scope = outgoing.start(undefined, 'GET', undefined, parent);
+    scope.end();
+    const real = trace.setSpan(parent, scope.span);
+    const same = (ctx: typeof real, expected: typeof real): void => {
+      for (const key of [KEY, OTHER]) expect(ctx.getValue(key)).toBe(expected.getValue(key));
+      expect(trace.getSpan(ctx)).toBe(trace.getSpan(expected));
+    };
+    same(scope.context, real);
+    same(scope.context.setValue(OTHER, 1), real.setValue(OTHER, 1));
+    same(scope.context.setValue(KEY, 2), real.setValue(KEY, 2));
+    same(scope.context.deleteValue(KEY), real.deleteValue(KEY));
+    same(trace.deleteSpan(scope.context), trace.deleteSpan(real));
+    const other = trace.getTracer('t').startSpan('other');
+    other.end();
+    same(trace.setSpan(scope.context, other), trace.setSpan(real, other));
+    expect(scope.context.getValue(KEY)).toBe('parent value');
+  });
+
+  it("deleting the span of an incoming scope drops the caller's remote span as well", () => {
+    const scope = incoming().start(caller, caller, 'GET /x');
+    scope.end();
+    expect(trace.getSpan(scope.context)).toBe(scope.span);
+    expect(trace.getSpan(trace.deleteSpan(scope.context))).toBeUndefined();
+    expect(propagation.getBaggage(trace.deleteSpan(scope.context))?.getEntry('user')?.value).toBe('alice');
+  });
+
+  it('nested scopes parent on each other and each keeps its own span', () => {
+    const outer = outgoing.start(undefined, 'outer', undefined, parent);
+    const inner = outgoing.start(undefined, 'inner', undefined, outer.context);
+    const innermost = outgoing.start(undefined, 'innermost', undefined, inner.context);
+    for (const scope of [innermost, inner, outer]) scope.end();
+    expect(parentSpanId(tracing.spans().find((span) => span.name === 'inner')!)).toBe(
+      outer.span.spanContext().spanId,
+    );
+    expect(parentSpanId(tracing.spans().find((span) => span.name === 'innermost')!)).toBe(
+      inner.span.spanContext().spanId,
+    );
+    expect([outer, inner, innermost].map((scope) => trace.getSpan(scope.context))).toEqual([
+      outer.span,
+      inner.span,
+      innermost.span,
+    ]);
+    expect(innermost.context.getValue(KEY)).toBe('parent value');
+  });
+});
+
 describe('SpanScope and runInScope', () => {
   const outgoing = createOutgoingSpans<HeaderRecord>({}, identity, SpanKind.PRODUCER, headerSetter);
 

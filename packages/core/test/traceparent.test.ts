@@ -76,6 +76,25 @@ describe('parseTraceparent: invalid headers start a new trace', () => {
   }
 });
 
+describe('parseTraceparent: ids that are zero but for one digit', () => {
+  // The all-zero check runs inside the hex scan; a single non-zero digit anywhere makes an id valid.
+  for (const at of [0, 15, 31]) {
+    const traceId = `${'0'.repeat(at)}1${'0'.repeat(31 - at)}`;
+    it(`trace id with its only non-zero digit at ${at}`, () => {
+      expect(parseTraceparent(`00-${traceId}-${SPAN_ID}-01`)?.traceId).toBe(traceId);
+    });
+  }
+  for (const at of [0, 15]) {
+    const spanId = `${'0'.repeat(at)}f${'0'.repeat(15 - at)}`;
+    it(`span id with its only non-zero digit at ${at}`, () => {
+      expect(parseTraceparent(`00-${TRACE_ID}-${spanId}-01`)?.spanId).toBe(spanId);
+      expect(formatTraceparent({ traceId: TRACE_ID, spanId, traceFlags: 1 })).toBe(
+        `00-${TRACE_ID}-${spanId}-01`,
+      );
+    });
+  }
+});
+
 describe('formatTraceparent', () => {
   it('always emits version 00', () => {
     const parsed = parseTraceparent(`cc-${TRACE_ID}-${SPAN_ID}-01-future`);
