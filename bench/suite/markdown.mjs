@@ -19,10 +19,11 @@ export function writeReport(results, { root, seconds, quick }) {
   };
   // Said once, above the list: noise decides verdicts near a threshold.
   const missedNote = [
-    'Read the verdicts with the noise in mind: in two full runs on this machine an hour apart, the same',
-    'ratio moved by up to 2x on rows whose added cost is a few µs (Node 20 gRPC unary tracewire/floor: 1.29,',
-    'then 0.56). A verdict close to its threshold, or one that flips between Node versions, is not a finding;',
-    'one that holds on both Node versions and in the profiles (see "Where the cost goes") is.',
+    'Read the verdicts with the noise in mind: with no other work on the machine, the same ratio moves by up',
+    'to 2x between runs on rows whose added cost is a few tens of µs (Fastify tracewire/floor on Node 20: 1.49',
+    'in this run; 0.74 and 1.33 in two runs of that row alone minutes later). A verdict close to its threshold,',
+    'or one that flips between runs or Node versions, is not a finding; one that holds in repeated runs, on both',
+    'Node versions and in the profiles (see "Where the cost goes") is.',
     '',
   ];
   const lines = [
@@ -32,8 +33,8 @@ export function writeReport(results, { root, seconds, quick }) {
     '',
     `CPU per operation of every transport, bare against three ways of tracing it, measured in one run${quick ? ' (quick mode: few rounds, read the numbers as a smoke test)' : ''}.`,
     '',
-    `**Measured on a shared machine**: ${machine.cpus} vCPUs (${machine.model}), ${machine.memoryGb} GB, shared with other`,
-    'builds and test runs while this ran, so single numbers move by tens of percent between runs. The variants',
+    `**Measured on a small virtual machine**: ${machine.cpus} vCPUs (${machine.model}), ${machine.memoryGb} GB, where single`,
+    'numbers move by tens of percent between runs even with no other work running. The variants',
     "of a row run in alternating rounds, back to back, so each row's comparisons share the conditions; compare",
     'within a row, not across runs. Node versions: ' +
       results.map((result) => result.node).join(', ') +
