@@ -134,44 +134,50 @@ export function createIncomingSpans<Request, Carrier>(
     }
   };
 
-  const callerLink = (mode: TrustMode, carrier: Carrier, attributes?: Attributes): Link | undefined => {
-    if (mode === 'ignore') return undefined;
-    const remote = trace.getSpanContext(extract(carrier));
-    if (!remote || !isSpanContextValid(remote)) return undefined;
-    // A restart drops the caller's tracestate along with its trace.
-    const linked: SpanContext =
-      mode === 'restart'
-        ? { traceId: remote.traceId, spanId: remote.spanId, traceFlags: remote.traceFlags }
-        : remote;
-    return attributes ? { context: linked, attributes } : { context: linked };
+  // One reading of the caller (trust decision, then extraction unless ignored) serves both a link
+  // and a span: `start` and `link` are a reading used once.
+  const readCaller = (request: Request, carrier: Carrier): IncomingCaller => {
+    const mode = decideTrust(trust, request);
+    return { mode, context: mode === 'ignore' ? undefined : extract(carrier) };
+  };
+
+  const startCaller: IncomingSpans<Request, Carrier>['startCaller'] = (
+    caller,
+    name,
+    attributes,
+    links,
+    fallbackParent,
+  ) => {
+    checkSetupOnce();
+    const { mode, context: extracted } = caller;
+    let parent: Context;
+    let allLinks = links;
+    let root = mode !== 'continue';
+    if (mode === 'continue' && extracted) {
+      parent = extracted;
+      const remote = trace.getSpanContext(parent);
+      if (remote && isSpanContextValid(remote)) {
+        if (linkParent) allLinks = links ? [{ context: remote }, ...links] : [{ context: remote }];
+      } else if (fallbackParent) {
+        parent = fallbackParent;
+      }
+    } else {
+      parent = fallbackParent ?? incomingBase();
+      root = fallbackParent === undefined;
+      const link = extractedLink(mode, extracted);
+      if (link) allLinks = links ? [link, ...links] : [link];
+    }
+    const span = tracer.startSpan(name, { kind, attributes, links: allLinks, root }, parent);
+    return new SpanScope(span, ContextWithSpan.of(parent, span));
   };
 
   return {
     start(request, carrier, name, attributes, links, fallbackParent) {
-      checkSetupOnce();
-      const mode = decideTrust(trust, request);
-      let parent: Context;
-      let allLinks = links;
-      let root = mode !== 'continue';
-      if (mode === 'continue') {
-        parent = extract(carrier);
-        const remote = trace.getSpanContext(parent);
-        if (remote && isSpanContextValid(remote)) {
-          if (linkParent) allLinks = links ? [{ context: remote }, ...links] : [{ context: remote }];
-        } else if (fallbackParent) {
-          parent = fallbackParent;
-        }
-      } else {
-        parent = fallbackParent ?? incomingBase();
-        root = fallbackParent === undefined;
-        const link = callerLink(mode, carrier);
-        if (link) allLinks = links ? [link, ...links] : [link];
-      }
-      const span = tracer.startSpan(name, { kind, attributes, links: allLinks, root }, parent);
-      return new SpanScope(span, ContextWithSpan.of(parent, span));
+      return startCaller(readCaller(request, carrier), name, attributes, links, fallbackParent);
     },
     link(request, carrier, attributes) {
-      return callerLink(decideTrust(trust, request), carrier, attributes);
+      const caller = readCaller(request, carrier);
+      return extractedLink(caller.mode, caller.context, attributes);
     },
     startRoot(name, attributes, links) {
       checkSetupOnce();
@@ -179,40 +185,15 @@ export function createIncomingSpans<Request, Carrier>(
       const span = tracer.startSpan(name, { kind, attributes, links, root: true }, parent);
       return new SpanScope(span, ContextWithSpan.of(parent, span));
     },
-    caller(request, carrier) {
-      const mode = decideTrust(trust, request);
-      return { mode, context: mode === 'ignore' ? undefined : extract(carrier) };
-    },
+    caller: readCaller,
     linkCaller(caller, attributes) {
       return extractedLink(caller.mode, caller.context, attributes);
     },
-    startCaller(caller, name, attributes, links, fallbackParent) {
-      checkSetupOnce();
-      const { mode, context: extracted } = caller;
-      let parent: Context;
-      let allLinks = links;
-      let root = mode !== 'continue';
-      if (mode === 'continue' && extracted) {
-        parent = extracted;
-        const remote = trace.getSpanContext(parent);
-        if (remote && isSpanContextValid(remote)) {
-          if (linkParent) allLinks = links ? [{ context: remote }, ...links] : [{ context: remote }];
-        } else if (fallbackParent) {
-          parent = fallbackParent;
-        }
-      } else {
-        parent = fallbackParent ?? incomingBase();
-        root = fallbackParent === undefined;
-        const link = extractedLink(mode, extracted);
-        if (link) allLinks = links ? [link, ...links] : [link];
-      }
-      const span = tracer.startSpan(name, { kind, attributes, links: allLinks, root }, parent);
-      return new SpanScope(span, ContextWithSpan.of(parent, span));
-    },
+    startCaller,
   };
 }
 
-/** `callerLink` of an extraction already made (undefined when the caller was ignored). */
+/** The caller as a link, from a reading already made (undefined when it was ignored or invalid). */
 function extractedLink(
   mode: TrustMode,
   extracted: Context | undefined,
