@@ -55,21 +55,24 @@ describe('what a consume handler returns', () => {
       channel.ack(message!);
       const text = message!.content.toString();
       seen.push(text);
-      return text === 'slow'
+      return text === 'slow message'
         ? vm.runInContext('new Promise((resolve) => setTimeout(resolve, 200))', realm)
         : vm.runInContext(
             '(() => { const p = Promise.reject(new RangeError("boom")); p.catch(() => {}); return p; })()',
             realm,
           );
     });
-    broker.admin.sendToQueue(queue, Buffer.from('slow'));
+    broker.admin.sendToQueue(queue, Buffer.from('slow message'));
     broker.admin.sendToQueue(queue, Buffer.from('fail'));
     await seen.done;
-    await tracing.waitForSpans(2);
-    // In delivery order: 'slow' started first (and ends last).
-    const [slow, failed] = processSpans(queue).sort(
-      (a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1],
-    );
+    // Both of this queue's spans: the slow one ends 200 ms after the other.
+    const deadline = Date.now() + 10_000;
+    while (processSpans(queue).length < 2 && Date.now() < deadline) await sleep(10);
+    // Told apart by body size: 'slow message' is 12 bytes, 'fail' 4.
+    const bySize = (size: number) =>
+      processSpans(queue).find((span) => span.attributes['messaging.message.body.size'] === size);
+    const slow = bySize(12);
+    const failed = bySize(4);
     // Before the fix both ended when the handler returned, UNSET.
     expect(durationMs(slow!)).toBeGreaterThanOrEqual(150);
     expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
