@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeBinary } from '../scripts/node-runtime.mjs';
 import { writeReport } from './suite/markdown.mjs';
-import { exportTable, propagationTable, rowsTable, targetList } from './suite/report.mjs';
+import { exportTable, propagationTable, ratioText, rowsTable, targetList } from './suite/report.mjs';
 import { ROWS } from './suite/rows.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -108,11 +108,11 @@ if (withPropagation) console.log(`\nPropagation:\n\n${propagationTable(results)}
 const targets = targetList(results);
 console.log('\nTargets:');
 for (const t of targets)
-  console.log(
-    `  ${t.verdict.padEnd(6)} ${t.node} ${t.row}: ${t.target} (${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'})`,
-  );
+  console.log(`  ${t.verdict.padEnd(6)} ${t.node} ${t.row}: ${t.target} (${ratioText(t.value, t.interval)})`);
 const count = (verdict) => targets.filter((t) => t.verdict === verdict).length;
-console.log(`\n${count('met')} met, ${count('MISSED')} missed, ${count('n/a')} n/a; ${seconds} s`);
+console.log(
+  `\n${count('met')} met, ${count('MISSED')} missed, ${count('noise')} within this run's noise, ${count('n/a')} n/a; ${seconds} s`,
+);
 
 if (flag('--report')) {
   if (!from) writeFileSync(join(here, 'results.json'), `${JSON.stringify({ seconds, runs: results })}\n`);

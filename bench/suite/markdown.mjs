@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { chartSvg, exportTable, propagationTable, rowsTable, targetList } from './report.mjs';
+import { chartSvg, exportTable, propagationTable, ratioText, rowsTable, targetList } from './report.mjs';
 
 export function writeReport(results, { root, seconds, quick }) {
   writeFileSync(join(root, 'bench', 'chart.svg'), chartSvg(results));
@@ -11,19 +11,20 @@ export function writeReport(results, { root, seconds, quick }) {
   const targets = targetList(results);
   const missed = targets.filter((t) => t.verdict === 'MISSED');
   const met = targets.filter((t) => t.verdict === 'met');
+  const noise = targets.filter((t) => t.verdict === 'noise');
   const first = results.find((result) => result.machine) ?? {};
   const machine = first.machine ?? {
     cpus: cpus().length,
     model: cpus()[0]?.model,
     memoryGb: Math.round(totalmem() / 2 ** 30),
   };
-  // Said once, above the list: noise decides verdicts near a threshold.
+  // Said once, above the list: how a verdict is reached, and what it does not cover.
   const missedNote = [
-    'Read the verdicts with the noise in mind: with no other work on the machine, the same ratio moves by up',
-    'to 2x between runs on rows whose added cost is a few tens of µs (Fastify tracewire/floor on Node 20: 1.49',
-    'in this run; 0.74 and 1.33 in two runs of that row alone minutes later). A verdict close to its threshold,',
-    'or one that flips between runs or Node versions, is not a finding; one that holds in repeated runs, on both',
-    'Node versions and in the profiles (see "Where the cost goes") is.',
+    'Each ratio comes with its 90% interval: the rounds of the run resampled with replacement (a round of every',
+    'variant together, as they ran), the ratio computed again each time. A target is **met** or **MISSED** only',
+    "when the whole interval is on that side of the threshold; otherwise the run's noise cannot tell (**noise**),",
+    'and the point value alone is not a finding. The interval covers the spread between rounds, not a bias',
+    'that a process keeps for all its rounds; repeated runs and the profiles ("Where the cost goes") cover that.',
     '',
   ];
   const lines = [
@@ -66,13 +67,12 @@ export function writeReport(results, { root, seconds, quick }) {
     'Targets: `tracewire/floor <= 1.15` on every row; `otel/tracewire >= 2` where an OTel instrumentation exists;',
     "core propagation `>= 1.2x` OpenTelemetry's W3CTraceContextPropagator for extract and inject.",
     '',
-    `**Verdict of this run**: ${met.length} targets met, ${missed.length} missed.` +
+    `**Verdict of this run**: ${met.length} targets met, ${missed.length} missed, ${noise.length} within the run's noise.` +
       (missed.length ? ' Missed:' : ''),
     '',
     ...missedNote,
     ...missed.map(
-      (t) =>
-        `- Node ${t.node}, ${t.row}: ${t.target}, measured ${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'}`,
+      (t) => `- Node ${t.node}, ${t.row}: ${t.target}, measured ${ratioText(t.value, t.interval)}`,
     ),
     '',
     '![CPU added per operation](bench/chart.svg)',

@@ -1,6 +1,7 @@
 // Turns the results of a run (one entry per Node version) into text tables, the target verdicts,
 // BENCHMARKS.md and the SVG chart. Pure functions of the results: nothing here measures.
 import { ROWS } from './rows.mjs';
+import { median } from './stats.mjs';
 
 export const TARGETS = { tracewireOverFloor: 1.15, otelOverTracewire: 2, propagation: 1.2 };
 const fixed = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
@@ -16,21 +17,73 @@ export function ratios(row) {
   };
 }
 
+/** A seeded generator: a report rewritten from saved results draws the same resamples. */
+function seeded(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+/** The `p` quantile of sorted numbers. */
+const quantile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+
+/**
+ * The 90% interval of `top`/`bottom` (ratios of added costs), by resampling the row's rounds with
+ * replacement, a round of every variant together, as the run pairs them. A resample where
+ * `bottom` added nothing gives an unbounded ratio. It shows what the spread between rounds leaves
+ * uncertain; a process's own bias (the same for all its rounds) is not in it.
+ */
+export function ratioInterval(row, top, bottom, draws = 2000) {
+  const bare = row.variants.bare?.samples;
+  const a = row.variants[top]?.samples;
+  const b = row.variants[bottom]?.samples;
+  if (!bare || !a || !b || bare.length < 4 || a.length !== bare.length || b.length !== bare.length)
+    return undefined;
+  const random = seeded(bare.length * 7919 + Math.round(bare[0] * 1000));
+  const n = bare.length;
+  const picks = new Array(n);
+  const added = (samples, bareMedian) => (median(picks.map((i) => samples[i] / bare[i])) - 1) * bareMedian;
+  const values = [];
+  for (let draw = 0; draw < draws; draw++) {
+    for (let k = 0; k < n; k++) picks[k] = Math.floor(random() * n);
+    const bareMedian = median(picks.map((i) => bare[i]));
+    const over = added(b, bareMedian);
+    values.push(over > 0 ? added(a, bareMedian) / over : Number.POSITIVE_INFINITY);
+  }
+  values.sort((x, y) => x - y);
+  return { low: quantile(values, 0.05), high: quantile(values, 0.95) };
+}
+
+/**
+ * A target's verdict, from the point value and its interval: met or MISSED only when the whole
+ * interval is on that side of the threshold; otherwise the run's noise cannot tell ('noise').
+ */
+function judge(value, interval, threshold, atMost) {
+  if (!Number.isFinite(value)) return 'n/a';
+  const ok = atMost ? value <= threshold : value >= threshold;
+  if (!interval) return ok ? 'met' : 'MISSED';
+  const surelyOk = atMost ? interval.high <= threshold : interval.low >= threshold;
+  const surelyNot = atMost ? interval.low > threshold : interval.high < threshold;
+  return surelyOk ? 'met' : surelyNot ? 'MISSED' : 'noise';
+}
+
 export function verdicts(row) {
   const { tracewireOverFloor, otelOverTracewire } = ratios(row);
-  const tf = Number.isFinite(tracewireOverFloor)
-    ? tracewireOverFloor <= TARGETS.tracewireOverFloor
-      ? 'met'
-      : 'MISSED'
-    : 'n/a';
+  const tfInterval = ratioInterval(row, 'tracewire', 'floor');
+  const otInterval = row.variants?.otel ? ratioInterval(row, 'otel', 'tracewire') : undefined;
+  const tf = judge(tracewireOverFloor, tfInterval, TARGETS.tracewireOverFloor, true);
   const ot = !row.variants?.otel
     ? 'n/a'
-    : Number.isFinite(otelOverTracewire)
-      ? otelOverTracewire >= TARGETS.otelOverTracewire
-        ? 'met'
-        : 'MISSED'
-      : 'n/a';
-  return { tf, ot };
+    : judge(otelOverTracewire, otInterval, TARGETS.otelOverTracewire, false);
+  return { tf, ot, tfInterval, otInterval };
+}
+
+/** `1.23 [0.98–1.61]`: a ratio and its interval. */
+export function ratioText(value, interval) {
+  const bound = (x) => (x === Number.POSITIVE_INFINITY ? '∞' : fixed(x, 2));
+  return interval ? `${fixed(value, 2)} [${bound(interval.low)}–${bound(interval.high)}]` : fixed(value, 2);
 }
 
 function checkText(row) {
@@ -55,7 +108,7 @@ function checkText(row) {
 /** One Markdown table (also readable as text) of a Node version's rows. */
 export function rowsTable(result) {
   const lines = [
-    '| transport | unit | bare µs/op | floor +µs | tracewire +µs | otel +µs | tracewire/floor | otel/tracewire | spans per op, propagation check |',
+    '| transport | unit | bare µs/op | floor +µs | tracewire +µs | otel +µs | tracewire/floor [90% interval] | otel/tracewire [90% interval] | spans per op, propagation check |',
     '|---|---|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const row of result.rows) {
@@ -65,9 +118,9 @@ export function rowsTable(result) {
     }
     const v = row.variants;
     const { tracewireOverFloor, otelOverTracewire } = ratios(row);
-    const { tf, ot } = verdicts(row);
+    const { tf, ot, tfInterval, otInterval } = verdicts(row);
     lines.push(
-      `| ${row.label} | ${row.unit} | ${fixed(v.bare.cpuUs)} | ${fixed(v.floor?.addedUs)} | ${fixed(v.tracewire.addedUs)} | ${v.otel ? fixed(v.otel.addedUs) : 'n/a'} | ${fixed(tracewireOverFloor, 2)} (${tf}) | ${v.otel ? `${fixed(otelOverTracewire, 2)} (${ot})` : 'n/a'} | ${checkText(row)}${row.shapeDiff?.length ? `; FLOOR DIFFERS: ${row.shapeDiff.join(' / ')}` : ''} |`,
+      `| ${row.label} | ${row.unit} | ${fixed(v.bare.cpuUs)} | ${fixed(v.floor?.addedUs)} | ${fixed(v.tracewire.addedUs)} | ${v.otel ? fixed(v.otel.addedUs) : 'n/a'} | ${ratioText(tracewireOverFloor, tfInterval)} (${tf}) | ${v.otel ? `${ratioText(otelOverTracewire, otInterval)} (${ot})` : 'n/a'} | ${checkText(row)}${row.shapeDiff?.length ? `; FLOOR DIFFERS: ${row.shapeDiff.join(' / ')}` : ''} |`,
     );
   }
   return lines.join('\n');
@@ -112,12 +165,13 @@ export function targetList(results) {
     for (const row of result.rows) {
       if (row.unavailable) continue;
       const r = ratios(row);
-      const { tf, ot } = verdicts(row);
+      const { tf, ot, tfInterval, otInterval } = verdicts(row);
       list.push({
         node: result.node,
         row: row.label,
         target: 'tracewire/floor <= 1.15',
         value: r.tracewireOverFloor,
+        interval: tfInterval,
         verdict: tf,
       });
       if (row.variants.otel)
@@ -126,6 +180,7 @@ export function targetList(results) {
           row: row.label,
           target: 'otel/tracewire >= 2',
           value: r.otelOverTracewire,
+          interval: otInterval,
           verdict: ot,
         });
     }
