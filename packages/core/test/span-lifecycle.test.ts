@@ -1,4 +1,12 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import {
   createIncomingSpans,
   createOutgoingSpans,
@@ -212,6 +220,56 @@ describe("a scope's context reads and derives like the API's own contexts", () =
     other.end();
     same(trace.setSpan(scope.context, other), trace.setSpan(real, other));
     expect(scope.context.getValue(KEY)).toBe('parent value');
+  });
+
+  it('every sequence of up to three writes and deletes reads the same as on a real context', () => {
+    // The layer holds one entry besides the span without copying; the sequences cover writing it,
+    // writing it again, a second key (the copy), deletes of each, and spans set and deleted over it.
+    const scope = outgoing.start(undefined, 'GET', undefined, parent);
+    scope.end();
+    const spans = [trace.getTracer('t').startSpan('a'), trace.getTracer('t').startSpan('b')];
+    for (const span of spans) span.end();
+    type Step = (ctx: Context) => Context;
+    const steps: Record<string, Step> = {
+      'set OTHER': (ctx) => ctx.setValue(OTHER, 'other'),
+      'set OTHER again': (ctx) => ctx.setValue(OTHER, 'other 2'),
+      'set KEY': (ctx) => ctx.setValue(KEY, 'key'),
+      'delete OTHER': (ctx) => ctx.deleteValue(OTHER),
+      'delete KEY': (ctx) => ctx.deleteValue(KEY),
+      'set span a': (ctx) => trace.setSpan(ctx, spans[0]!),
+      'delete span': (ctx) => trace.deleteSpan(ctx),
+    };
+    const names = Object.keys(steps);
+    const sequences: string[][] = [[]];
+    for (let length = 0; length < 3; length++)
+      for (const sequence of sequences.filter((each) => each.length === length))
+        for (const name of names) sequences.push([...sequence, name]);
+    expect(sequences).toHaveLength(1 + 7 + 49 + 343);
+    for (const sequence of sequences) {
+      let layered: Context = scope.context;
+      let real: Context = trace.setSpan(parent, scope.span);
+      for (const name of sequence) {
+        layered = steps[name]!(layered);
+        real = steps[name]!(real);
+        // A span set over any of them: the layer or the real context under it keeps the entries.
+        const over = (ctx: Context) => trace.setSpan(ctx, spans[1]!);
+        for (const [a, b] of [
+          [layered, real],
+          [over(layered), over(real)],
+        ] as const) {
+          for (const key of [KEY, OTHER])
+            expect(a.getValue(key), `${sequence.join(', ')}: ${String(key)}`).toBe(b.getValue(key));
+          expect(trace.getSpan(a), sequence.join(', ')).toBe(trace.getSpan(b));
+        }
+      }
+      // A scope started over it (the layer is replaced, not stacked) reads like the API's too.
+      const child = outgoing.start(undefined, 'child', undefined, layered);
+      child.end();
+      const expected = trace.setSpan(real, child.span);
+      for (const key of [KEY, OTHER])
+        expect(child.context.getValue(key), `child of ${sequence.join(', ')}`).toBe(expected.getValue(key));
+      expect(trace.getSpan(child.context)).toBe(child.span);
+    }
   });
 
   it("deleting the span of an incoming scope drops the caller's remote span as well", () => {
