@@ -9,7 +9,7 @@ import {
 } from './attribute-names.js';
 import { isKnownMethod } from './http-method.js';
 import { REDACTED, SECRET_QUERY_KEYS } from './redaction.js';
-import { simpleUrl } from './simple-url.js';
+import { type SimpleUrl, simpleUrl } from './simple-url.js';
 
 /** What a CLIENT span is named and starts with. */
 export interface ClientRequestInfo {
@@ -25,13 +25,13 @@ export interface ClientRequestInfo {
 export function describeRequest(
   method: string | undefined,
   url: string | URL | undefined,
+  simple: SimpleUrl | undefined = typeof url === 'string' ? simpleUrl(url) : undefined,
 ): ClientRequestInfo {
   const original = method ?? 'GET';
   const upper = original.toUpperCase();
   const known = isKnownMethod(upper);
   const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: known ? upper : '_OTHER' };
   if (!known || upper !== original) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original;
-  const simple = typeof url === 'string' ? simpleUrl(url) : undefined;
   if (simple) {
     attributes[ATTR_URL_FULL] = simple.href;
     attributes[ATTR_SERVER_ADDRESS] = simple.host;

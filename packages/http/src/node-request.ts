@@ -6,7 +6,7 @@ import { callIn } from './call-in.js';
 import { describeRequest, requestName } from './client-attributes.js';
 import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
 import { ownContext } from './app-context.js';
-import { simpleUrl } from './simple-url.js';
+import { type SimpleUrl, simpleUrl } from './simple-url.js';
 import { headersToAdd, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, markTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
@@ -167,7 +167,12 @@ function emitIn(caller: Context, emitter: EventEmitter): void {
  */
 function observe(request: ClientRequest, call: RequestCall, scope: SpanScope, caller: Context): void {
   emitIn(caller, request);
-  scope.setAttributes(describeRequest(request.method, requestUrl(request, call)).attributes);
+  const direct = directUrl(request, call);
+  const described =
+    direct === undefined
+      ? describeRequest(request.method, requestUrl(request, call))
+      : describeRequest(request.method, call.url, direct);
+  scope.setAttributes(described.attributes);
   request.on(errorMonitor, (error: unknown) => endWithError(scope, error));
   // Prepended: it binds the response before the application's own listeners see it.
   request.prependListener('response', (response: IncomingMessage) => {
@@ -180,6 +185,32 @@ function observe(request: ClientRequest, call: RequestCall, scope: SpanScope, ca
     if (status !== undefined) recordStatus(scope, status);
     scope.end();
   });
+}
+
+/**
+ * The call's URL string, read once, when node:http sends the request exactly there: no option
+ * changes its protocol, host, port or path, and a URL without a port gets the scheme's default.
+ * The rebuilt URL ({@link requestUrl}) would then be the same, at the price of a second scan.
+ */
+function directUrl(request: ClientRequest, { url, options }: RequestCall): SimpleUrl | undefined {
+  if (typeof url !== 'string') return undefined;
+  if (
+    options !== undefined &&
+    (options.protocol != null ||
+      options.host != null ||
+      options.hostname != null ||
+      options.port != null ||
+      options.path != null ||
+      options.socketPath != null ||
+      options.defaultPort != null)
+  )
+    return undefined;
+  const simple = simpleUrl(url);
+  if (simple === undefined) return undefined;
+  // A URL without a port goes to the agent's default port, which may not be the scheme's.
+  const schemeDefault = url.charCodeAt(4) === 115 ? 443 : 80;
+  if (simple.port === schemeDefault && defaultPort(request) !== schemeDefault) return undefined;
+  return simple;
 }
 
 /** The request's URL, rebuilt from what node:http resolved (never the `auth` option). */

@@ -129,6 +129,52 @@ describe('traceRequest', () => {
     expect(received?.headers.traceparent).toContain(client?.spanContext().spanId);
   });
 
+  // The URL string is read directly only when nothing changes where node:http sends the request;
+  // each override below must still give the URL of the server that answered.
+  const targets: Array<[string, () => http.ClientRequest, () => string]> = [
+    [
+      'a URL string alone',
+      () => request(`${server.url}/a?b=1`, { method: 'GET' }),
+      () => `${server.url}/a?b=1`,
+    ],
+    [
+      'options.path over the URL',
+      () => request(`${server.url}/ignored`, { path: '/p?q=1' }),
+      () => `${server.url}/p?q=1`,
+    ],
+    [
+      'options.port over the URL',
+      () => request('http://127.0.0.1:1/x', { port: server.port }),
+      () => `${server.url}/x`,
+    ],
+    [
+      'options.hostname over the URL',
+      () => request(`http://example.invalid:${server.port}/x`, { hostname: '127.0.0.1' }),
+      () => `${server.url}/x`,
+    ],
+    [
+      "an agent's default port for a URL without one",
+      () => {
+        const agent = new http.Agent();
+        // A real property of node:http's agents, missing from @types/node's Agent.
+        (agent as http.Agent & { defaultPort: number }).defaultPort = server.port;
+        return request('http://127.0.0.1/x', { agent });
+      },
+      () => `${server.url}/x`,
+    ],
+  ];
+  it.each(targets)(
+    'names the server that answered in url.full and server.port: %s',
+    async (_case, make, url) => {
+      expect(await finish(make())).toBe(200);
+      const [client] = await tracing.waitForSpans(1);
+      expect(client?.attributes[ATTR_URL_FULL]).toBe(url());
+      expect(client?.attributes[ATTR_SERVER_ADDRESS]).toBe('127.0.0.1');
+      expect(client?.attributes[ATTR_SERVER_PORT]).toBe(server.port);
+      expect(server.received).toHaveLength(1);
+    },
+  );
+
   it("leaves the app's own traceparent untouched, even a malformed one, and links only a valid one", async () => {
     const app = '00-11111111111111111111111111111111-2222222222222222-01';
     for (const [value, links] of [
