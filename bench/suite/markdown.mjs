@@ -67,10 +67,10 @@ export function writeReport(results, { root, seconds, quick }) {
     'Targets: `tracewire/floor <= 1.15` on every row; `otel/tracewire >= 2` where an OTel instrumentation exists;',
     "core propagation `>= 1.2x` OpenTelemetry's W3CTraceContextPropagator for extract and inject.",
     '',
+    ...missedNote,
     `**Verdict of this run**: ${met.length} targets met, ${missed.length} missed, ${noise.length} within the run's noise.` +
       (missed.length ? ' Missed:' : ''),
     '',
-    ...missedNote,
     ...missed.map(
       (t) => `- Node ${t.node}, ${t.row}: ${t.target}, measured ${ratioText(t.value, t.interval)}`,
     ),
@@ -119,7 +119,7 @@ export function writeReport(results, { root, seconds, quick }) {
     '```sh',
     'npm ci && npm run build',
     'npm run brokers -- up            # Kafka and RabbitMQ (or set KAFKA_BROKERS / AMQP_URL)',
-    'npm run bench -- --report        # Node 20 and 24 (Node 24 is fetched by scripts/node-runtime.mjs); ~15-20 minutes',
+    'npm run bench -- --report        # Node 20 and 24 (Node 24 is fetched by scripts/node-runtime.mjs); ~10 minutes',
     'npm run bench -- --quick         # a smoke run, under 2 minutes per Node version',
     'npm run bench -- --rows express,grpc-unary --node 24 --no-export',
     'npm run bench -- --profile --rows express   # CPU profiles of tracewire against the floor',
