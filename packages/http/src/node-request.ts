@@ -208,7 +208,7 @@ function directUrl(request: ClientRequest, { url, options }: RequestCall): Simpl
   const simple = simpleUrl(url);
   if (simple === undefined) return undefined;
   // A URL without a port goes to the agent's default port, which may not be the scheme's.
-  const schemeDefault = url.charCodeAt(4) === 115 ? 443 : 80;
+  const schemeDefault = schemeDefaultPort(url);
   if (simple.port === schemeDefault && defaultPort(request) !== schemeDefault) return undefined;
   return simple;
 }
@@ -237,5 +237,10 @@ function explicitPort(url: string | URL): string {
   if (typeof url !== 'string') return url.port;
   const simple = simpleUrl(url);
   if (simple === undefined) return new URL(url).port;
-  return simple.port === (url.startsWith('https:') ? 443 : 80) ? '' : String(simple.port);
+  return simple.port === schemeDefaultPort(url) ? '' : String(simple.port);
+}
+
+/** The default port of a simple URL's scheme (http or https). */
+function schemeDefaultPort(url: string): number {
+  return url.startsWith('https:') ? 443 : 80;
 }
