@@ -31,7 +31,7 @@ export function traceRequest({
 
   return <F extends RequestFunction>(request: F): F => {
     const next = request as unknown as (...args: unknown[]) => ClientRequest;
-    const sendContext = isInstrumented(request) ? suppressed : markTraced;
+    const instrumented = isInstrumented(request);
     return function tracedRequest(this: unknown, ...args: unknown[]): ClientRequest {
       const active = context.active();
       let scope: SpanScope | undefined;
@@ -50,7 +50,12 @@ export function traceRequest({
       const span = scope;
       let clientRequest: ClientRequest;
       try {
-        clientRequest = context.with(sendContext(span.context), () => next.apply(this, joinArguments(call)));
+        // Sent from the caller's context, as untraced: the socket, parser and timers node:http
+        // makes keep it, so the app's listeners and callbacks run where they would without
+        // tracing. An OpenTelemetry-instrumented request needs this span's context, suppressed.
+        clientRequest = instrumented
+          ? context.with(suppressed(span.context), () => next.apply(this, joinArguments(call)))
+          : next.apply(this, joinArguments(call));
       } catch (error) {
         endWithError(span, error);
         throw error;
@@ -138,9 +143,24 @@ function withCallerCallback(call: RequestCall, caller: Context): RequestCall {
   if (typeof callback !== 'function') return call;
   const rest = call.rest.slice();
   rest[last] = function callerCallback(this: unknown, ...args: unknown[]): unknown {
-    return callIn(caller, callback as (...args: unknown[]) => unknown, this, args);
+    return callInCaller(caller, callback as (...args: unknown[]) => unknown, this, args);
   };
   return { url: call.url, options: call.options, rest };
+}
+
+/**
+ * `fn` in `caller`'s context, switching only when another is active. The request is sent from the
+ * caller's context, so its events mostly arrive there already; a socket kept alive for another
+ * caller's request brings that one's (and, instrumented, this span's) in its own events.
+ */
+function callInCaller(
+  caller: Context,
+  fn: (...args: never[]) => unknown,
+  self: unknown,
+  args: unknown[],
+): unknown {
+  if (context.active() === caller) return Reflect.apply(fn, self, args);
+  return callIn(caller, fn, self, args);
 }
 
 /**
@@ -156,7 +176,7 @@ function emitIn(caller: Context, emitter: EventEmitter): void {
   ): boolean {
     // An event nobody listens to runs no code: no context to switch (one fewer frame on Node 24).
     if (args[0] !== 'error' && this.listenerCount(args[0]) === 0) return Reflect.apply(emit, this, args);
-    return callIn(caller, emit, this, args) as boolean;
+    return callInCaller(caller, emit, this, args as unknown[]) as boolean;
   };
 }
 

@@ -221,6 +221,79 @@ describe('traceRequest', () => {
     for (const [, spanId] of seen) expect(spanId).toBe(parent.spanContext().spanId);
   });
 
+  it("sends from the caller's context, and on a socket kept alive for another caller's request runs this one's listeners in its caller's context", async () => {
+    // Answers '/drop' with half its body, then drops the connection: those events come from the
+    // socket, which keeps the context of the request it was opened for.
+    const dropping = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-length': '100' });
+      if (req.url === '/drop') {
+        res.write('x');
+        setTimeout(() => res.socket?.destroy(), 20);
+      } else res.end('x'.repeat(100));
+    });
+    await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+    const { port } = dropping.address() as import('node:net').AddressInfo;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const opened: Array<string | undefined> = [];
+    const createConnection = agent.createConnection.bind(agent);
+    agent.createConnection = ((...args: Parameters<typeof createConnection>) => {
+      opened.push(trace.getActiveSpan()?.spanContext().spanId);
+      return createConnection(...args);
+    }) as typeof agent.createConnection;
+    const first = tracer.startSpan('first caller');
+    const second = tracer.startSpan('second caller');
+    try {
+      const status = await context.with(trace.setSpan(context.active(), first), () =>
+        finish(request({ host: '127.0.0.1', port, path: '/', agent })),
+      );
+      expect(status).toBe(200);
+      const seen: Array<[string, string | undefined]> = [];
+      const note = (event: string) => (): void => {
+        seen.push([event, trace.getActiveSpan()?.spanContext().spanId]);
+      };
+      await context.with(trace.setSpan(context.active(), second), () => {
+        const clientRequest = request({ host: '127.0.0.1', port, path: '/drop', agent });
+        return new Promise<void>((resolve) => {
+          clientRequest.on('socket', note('socket'));
+          clientRequest.on('response', (response) => {
+            note('response')();
+            response.on('data', note('data'));
+            response.on('aborted', note('aborted'));
+            response.on('error', note('response error'));
+          });
+          clientRequest.on('error', note('error'));
+          clientRequest.on('close', () => {
+            note('close')();
+            resolve();
+          });
+          clientRequest.end();
+        });
+      });
+      // One socket, opened from the first caller's context: not from its CLIENT span's.
+      expect(opened).toEqual([first.spanContext().spanId]);
+      expect(seen.map(([event]) => event)).toEqual(
+        expect.arrayContaining(['socket', 'response', 'data', 'close']),
+      );
+      expect(seen.some(([event]) => event === 'aborted' || event.endsWith('error'))).toBe(true);
+      for (const [event, spanId] of seen)
+        expect([event, spanId]).toEqual([event, second.spanContext().spanId]);
+      const clients = (await tracing.waitForSpans(2)).filter((span) => span.kind === SpanKind.CLIENT);
+      expect(clients.map((span) => parentSpanId(span))).toEqual([
+        first.spanContext().spanId,
+        second.spanContext().spanId,
+      ]);
+    } finally {
+      first.end();
+      second.end();
+      agent.destroy();
+      await new Promise<void>((resolve) => {
+        dropping.closeAllConnections();
+        dropping.close(() => resolve());
+      });
+    }
+  });
+
   it('observes a connection error without handling it for the app', async () => {
     const port = await closedPort();
     const clientRequest = request({ host: '127.0.0.1', port, path: '/' });
