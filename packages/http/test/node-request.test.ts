@@ -294,6 +294,31 @@ describe('traceRequest', () => {
     }
   });
 
+  it('switches no context for a request on a kept-alive socket (its events arrive in the caller’s)', async () => {
+    const agent = new http.Agent({ keepAlive: true });
+    const parent = tracer.startSpan('parent');
+    const get = (): Promise<number> =>
+      context.with(trace.setSpan(context.active(), parent), () =>
+        finish(request(`${server.url}/`, { agent })),
+      );
+    const api = context as { with: typeof context.with };
+    let switches = 0;
+    await get();
+    // Counts the wrapper's own switches: not the test's, nor the span processor's export.
+    api.with = function countedWith(this: typeof context, ...args: Parameters<typeof context.with>) {
+      if (/packages[\\/]http[\\/](dist|src)[\\/]/.test(new Error().stack ?? '')) switches++;
+      return Reflect.apply(Object.getPrototypeOf(context).with, this, args);
+    } as typeof context.with;
+    try {
+      for (let i = 0; i < 20; i++) expect(await get()).toBe(200);
+      expect(switches).toBe(0);
+    } finally {
+      delete (api as { with?: unknown }).with;
+      parent.end();
+      agent.destroy();
+    }
+  });
+
   it('observes a connection error without handling it for the app', async () => {
     const port = await closedPort();
     const clientRequest = request({ host: '127.0.0.1', port, path: '/' });
