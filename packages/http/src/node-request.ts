@@ -167,13 +167,20 @@ function callInCaller(
  * Makes every listener of `emitter` run in `caller`'s context, whoever added it and whichever
  * context the event comes from. One wrapper of `emit` per emitter: binding the emitter through the
  * context manager instead patches six methods and wraps every listener added, node:http's own.
+ * `before` sees each event first, without being a listener: node:http reads what `emit` returns
+ * (a `'response'` nobody listens to is dumped, which frees a kept-alive socket).
  */
-function emitIn(caller: Context, emitter: EventEmitter): void {
+function emitIn(
+  caller: Context,
+  emitter: EventEmitter,
+  before?: (event: string | symbol, args: unknown[]) => void,
+): void {
   const emit = emitter.emit;
   emitter.emit = function emitInCaller(
     this: EventEmitter,
     ...args: Parameters<EventEmitter['emit']>
   ): boolean {
+    if (before !== undefined) before(args[0], args);
     // An event nobody listens to runs no code: no context to switch (one fewer frame on Node 24).
     if (args[0] !== 'error' && this.listenerCount(args[0]) === 0) return Reflect.apply(emit, this, args);
     return callInCaller(caller, emit, this, args as unknown[]) as boolean;
@@ -186,7 +193,18 @@ function emitIn(caller: Context, emitter: EventEmitter): void {
  * response's listeners run in the caller's context, as without tracing.
  */
 function observe(request: ClientRequest, call: RequestCall, scope: SpanScope, caller: Context): void {
-  emitIn(caller, request);
+  emitIn(caller, request, (event, args) => {
+    if (event !== 'response') return;
+    try {
+      const response = args[1] as IncomingMessage;
+      emitIn(caller, response);
+      if (response.statusCode !== undefined) recordStatus(scope, response.statusCode);
+      scope.end();
+    } catch (error) {
+      reportTracingFailure(error);
+      scope.end();
+    }
+  });
   const direct = directUrl(request, call);
   const described =
     direct === undefined
@@ -194,12 +212,6 @@ function observe(request: ClientRequest, call: RequestCall, scope: SpanScope, ca
       : describeRequest(request.method, call.url, direct);
   scope.setAttributes(described.attributes);
   request.on(errorMonitor, (error: unknown) => endWithError(scope, error));
-  // Prepended: it binds the response before the application's own listeners see it.
-  request.prependListener('response', (response: IncomingMessage) => {
-    emitIn(caller, response);
-    if (response.statusCode !== undefined) recordStatus(scope, response.statusCode);
-    scope.end();
-  });
   request.once('close', () => {
     const status = (request as { res?: IncomingMessage }).res?.statusCode;
     if (status !== undefined) recordStatus(scope, status);

@@ -319,6 +319,45 @@ describe('traceRequest', () => {
     }
   });
 
+  it('dumps a response nobody listens to, as untraced: the request closes and its kept-alive socket serves the next', async () => {
+    // Keeps idle connections open (the echo server's 100 ms would free the socket anyway).
+    const patient = http.createServer((req, res) => {
+      req.resume();
+      res.end('x'.repeat(100_000));
+    });
+    patient.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => patient.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(patient.address() as import('node:net').AddressInfo).port}/`;
+    const run = async (send: typeof http.request): Promise<string[]> => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const seen: string[] = [];
+      try {
+        // node:http dumps the body of a 'response' that `emit` reports no listener for.
+        const ignored = send(url, { agent });
+        const closed = new Promise<void>((resolve) => ignored.on('close', resolve));
+        ignored.end();
+        const next = finish(send(url, { agent }));
+        const hung = new Promise<string>((resolve) => setTimeout(resolve, 5_000, 'still waiting')).then(
+          String,
+        );
+        seen.push(await Promise.race([closed.then(() => 'first closed'), hung]));
+        seen.push(await Promise.race([next.then((status) => `second ${status}`), hung]));
+      } finally {
+        agent.destroy();
+      }
+      return seen;
+    };
+    try {
+      const bare = await run(http.request);
+      expect(bare).toEqual(['first closed', 'second 200']);
+      expect(await run(request)).toEqual(bare);
+      expect(await tracing.waitForSpans(2)).toHaveLength(2);
+    } finally {
+      patient.closeAllConnections();
+      await new Promise<void>((resolve) => patient.close(() => resolve()));
+    }
+  });
+
   it('observes a connection error without handling it for the app', async () => {
     const port = await closedPort();
     const clientRequest = request({ host: '127.0.0.1', port, path: '/' });
