@@ -45,12 +45,13 @@ export function mergeIntoRecord<T>(
 
 /** A flat `[name, value, name, value]` list (undici, node:http raw headers) with the injected ones. */
 export function mergeIntoFlatList(headers: readonly unknown[], injected: Injected): unknown[] {
+  // An odd-length list is no header list: the client rejects it, with the same message as untraced.
+  if (headers.length % 2 !== 0) return headers as unknown[];
   const names = replacedNames(injected);
   const merged: unknown[] = [];
   for (let i = 0; i + 1 < headers.length; i += 2) {
     if (!isReplaced(names, headers[i])) merged.push(headers[i], headers[i + 1]);
   }
-  if (headers.length % 2 !== 0) merged.push(headers[headers.length - 1]); // let the client reject it as before
   for (const name of Object.keys(injected)) merged.push(name, injected[name]);
   return merged;
 }

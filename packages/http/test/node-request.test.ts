@@ -358,6 +358,26 @@ describe('traceRequest', () => {
     }
   });
 
+  it('throws for an odd-length raw header list exactly as untraced (no traceparent in the message)', () => {
+    const thrown = (send: typeof http.request): unknown => {
+      try {
+        send(`${server.url}/`, { headers: ['a', '1', 'b'] as unknown as http.OutgoingHttpHeaders });
+      } catch (error) {
+        const { name, code, message } = error as NodeJS.ErrnoException;
+        return { name, code, message };
+      }
+      return 'no error';
+    };
+    const parent = tracer.startSpan('parent');
+    const [bare, traced] = context.with(trace.setSpan(context.active(), parent), () => [
+      thrown(http.request),
+      thrown(request),
+    ]);
+    parent.end();
+    expect(bare).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(traced).toEqual(bare);
+  });
+
   it('observes a connection error without handling it for the app', async () => {
     const port = await closedPort();
     const clientRequest = request({ host: '127.0.0.1', port, path: '/' });
