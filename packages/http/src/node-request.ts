@@ -33,6 +33,8 @@ export function traceRequest({
     const next = request as unknown as (...args: unknown[]) => ClientRequest;
     const instrumented = isInstrumented(request);
     return function tracedRequest(this: unknown, ...args: unknown[]): ClientRequest {
+      // Wrapped twice (an app and a library): the outer wrapper's request is traced already.
+      if (isSent(args[0]) || isSent(args[1])) return next.apply(this, args);
       const active = context.active();
       let scope: SpanScope | undefined;
       let call: RequestCall;
@@ -112,8 +114,23 @@ function isOptions(value: unknown): value is RequestOptions {
   return value !== null && typeof value === 'object' && !(value instanceof URL);
 }
 
+// The options a traced request is sent with (always the wrapper's own copy), in one set per
+// process (`Symbol.for`: the ESM and CJS builds share it), so a wrapper given them passes through.
+const SENT_KEY = Symbol.for('@tracewire/http: options of a traced request');
+const shared = globalThis as Record<symbol, WeakSet<object> | undefined>;
+shared[SENT_KEY] ??= new WeakSet<object>();
+const sent: WeakSet<object> = shared[SENT_KEY];
+
+function isSent(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && sent.has(value);
+}
+
 function withHeaders(call: RequestCall, injected: Injected): RequestCall {
-  if (Object.keys(injected).length === 0) return call;
+  if (Object.keys(injected).length === 0) {
+    const options: RequestOptions = Object.assign({}, call.options);
+    sent.add(options);
+    return { url: call.url, options, rest: call.rest };
+  }
   const headers = call.options?.headers;
   const merged = Array.isArray(headers)
     ? mergeIntoFlatList(headers, injected)
@@ -122,6 +139,7 @@ function withHeaders(call: RequestCall, injected: Injected): RequestCall {
   // then a new key) takes a slow path, ~1-2 µs.
   const options: RequestOptions = Object.assign({}, call.options);
   options.headers = merged as RequestOptions['headers'];
+  sent.add(options);
   return { url: call.url, options, rest: call.rest };
 }
 

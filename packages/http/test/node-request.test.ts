@@ -378,6 +378,20 @@ describe('traceRequest', () => {
     expect(traced).toEqual(bare);
   });
 
+  it('wrapped twice (an app and a library), makes one CLIENT span, whose context goes out', async () => {
+    const twice = traceRequest()(traceRequest()(http.request));
+    const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    expect(await finish(twice(`${server.url}/plain`))).toBe(200);
+    expect(await finish(twice(`${server.url}/own`, { headers: { traceparent: own } }))).toBe(200);
+    const spans = await tracing.waitForSpans(2);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(tracing.spans()).toHaveLength(2);
+    const { traceId, spanId } = spans[0]!.spanContext();
+    expect(server.received[0]?.headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+    expect(server.received[1]?.headers.traceparent).toBe(own);
+    expect(spans[1]!.links.map((link) => link.context.spanId)).toEqual(['b7ad6b7169203331']);
+  });
+
   it('observes a connection error without handling it for the app', async () => {
     const port = await closedPort();
     const clientRequest = request({ host: '127.0.0.1', port, path: '/' });
