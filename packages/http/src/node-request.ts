@@ -125,20 +125,19 @@ function isSent(value: unknown): boolean {
   return typeof value === 'object' && value !== null && sent.has(value);
 }
 
+/** The call with the wrapper's own copy of its options (marked as sent), the injected headers added. */
 function withHeaders(call: RequestCall, injected: Injected): RequestCall {
-  if (Object.keys(injected).length === 0) {
-    const options: RequestOptions = Object.assign({}, call.options);
-    sent.add(options);
-    return { url: call.url, options, rest: call.rest };
-  }
-  const headers = call.options?.headers;
-  const merged = Array.isArray(headers)
-    ? mergeIntoFlatList(headers, injected)
-    : mergeIntoRecord(headers as Record<string, unknown> | undefined, injected);
   // Object.assign: on Node 20 a spread of a small object (`{ ...options, headers }`, or a spread
   // then a new key) takes a slow path, ~1-2 µs.
   const options: RequestOptions = Object.assign({}, call.options);
-  options.headers = merged as RequestOptions['headers'];
+  if (Object.keys(injected).length > 0) {
+    const headers = call.options?.headers;
+    options.headers = (
+      Array.isArray(headers)
+        ? mergeIntoFlatList(headers, injected)
+        : mergeIntoRecord(headers as Record<string, unknown> | undefined, injected)
+    ) as RequestOptions['headers'];
+  }
   sent.add(options);
   return { url: call.url, options, rest: call.rest };
 }
