@@ -392,10 +392,47 @@ describe('traceRequest', () => {
     expect(spans[1]!.links.map((link) => link.context.spanId)).toEqual(['b7ad6b7169203331']);
   });
 
+  it('wrapped twice with a library copying the options in between, makes one CLIENT span', async () => {
+    const copying = (inner: typeof http.request) =>
+      ((url: string, options: http.RequestOptions) =>
+        inner(url, { ...options, timeout: 5000 })) as typeof http.request;
+    const twice = traceRequest()(copying(traceRequest()(http.request)));
+    expect(await finish(twice(`${server.url}/plain`, {}))).toBe(200);
+    const [span] = await tracing.waitForSpans(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(tracing.spans()).toHaveLength(1);
+    const { traceId, spanId } = span!.spanContext();
+    expect(server.received[0]?.headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+  });
+
+  it('adds no listener to the request or the response: the app sees the listeners it added', async () => {
+    const listeners = (emitter: NodeJS.EventEmitter) =>
+      emitter.eventNames().map((name) => [String(name), emitter.listenerCount(name)]);
+    const seen = async (send: typeof http.request) => {
+      const clientRequest = send(`${server.url}/plain`);
+      const onRequest = listeners(clientRequest);
+      const closed = new Promise((resolve) => clientRequest.on('close', resolve));
+      const onResponse = await new Promise<unknown>((resolve, reject) => {
+        clientRequest.on('response', (response) => {
+          resolve(listeners(response));
+          response.resume();
+        });
+        clientRequest.on('error', reject);
+        clientRequest.end();
+      });
+      await closed;
+      return { onRequest, onResponse };
+    };
+    const bare = await seen(http.request);
+    const traced = await seen(request);
+    expect(traced).toEqual(bare);
+    expect(await tracing.waitForSpans(1)).toHaveLength(1);
+  });
+
   it('observes a connection error without handling it for the app', async () => {
     const port = await closedPort();
     const clientRequest = request({ host: '127.0.0.1', port, path: '/' });
-    // Only the app's listener handles the error: the wrapper listens through errorMonitor.
+    // Only the app's listener handles the error: the wrapper sees it in its emit wrapper.
     expect(clientRequest.listenerCount('error')).toBe(0);
     const error = await new Promise<NodeJS.ErrnoException>((resolve) => {
       clientRequest.on('error', resolve);
