@@ -8,7 +8,7 @@ interface Interval {
 }
 
 // A row as the orchestrator saves it: per-round CPU samples of each variant; `addedUs` as it derives.
-function row(rounds: Record<'bare' | 'floor' | 'tracewire', number[]>) {
+function row(rounds: Record<'bare' | 'floor' | 'tracewire', number[]> & { otel?: number[] }) {
   const median = (values: number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
     const middle = sorted.length >> 1;
@@ -56,6 +56,34 @@ describe('bench report: a ratio and the interval its rounds allow', () => {
     const old = { variants: { bare: { addedUs: 0 }, floor: { addedUs: 10 }, tracewire: { addedUs: 11 } } };
     expect(ratioInterval(old, 'tracewire', 'floor')).toBeUndefined();
     expect(verdicts(old).tf).toBe('met');
+  });
+
+  it('calls otel/tracewire >= 2 unreachable only where OpenTelemetry surely adds less than twice the floor', () => {
+    const near = row({
+      bare: rounds(100, 0.01),
+      floor: rounds(110, 0.01),
+      tracewire: rounds(111, 0.01),
+      otel: rounds(112, 0.01),
+    });
+    const bound = verdicts(near);
+    expect(bound.ot).toBe('unreachable');
+    expect(bound.ofInterval.high).toBeLessThan(2);
+
+    // OpenTelemetry well above twice the floor: a tracewire near OpenTelemetry is a miss, not a bound.
+    const far = row({
+      bare: rounds(100, 0.01),
+      floor: rounds(110, 0.01),
+      tracewire: rounds(125, 0.01),
+      otel: rounds(130, 0.01),
+    });
+    expect(verdicts(far).ot).toBe('MISSED');
+    const ahead = row({
+      bare: rounds(100, 0.01),
+      floor: rounds(110, 0.01),
+      tracewire: rounds(111, 0.01),
+      otel: rounds(130, 0.01),
+    });
+    expect(verdicts(ahead).ot).toBe('met');
   });
 
   it('prints an unbounded end as infinity', () => {

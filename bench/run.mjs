@@ -111,7 +111,7 @@ for (const t of targets)
   console.log(`  ${t.verdict.padEnd(6)} ${t.node} ${t.row}: ${t.target} (${ratioText(t.value, t.interval)})`);
 const count = (verdict) => targets.filter((t) => t.verdict === verdict).length;
 console.log(
-  `\n${count('met')} met, ${count('MISSED')} missed, ${count('noise')} within this run's noise, ${count('n/a')} n/a; ${seconds} s`,
+  `\n${count('met')} met, ${count('MISSED')} missed, ${count('noise')} within this run's noise, ${count('unreachable')} unreachable, ${count('n/a')} n/a; ${seconds} s`,
 );
 
 if (flag('--report')) {

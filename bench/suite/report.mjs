@@ -14,6 +14,7 @@ export function ratios(row) {
   return {
     tracewireOverFloor: over(added('tracewire'), added('floor')),
     otelOverTracewire: over(added('otel'), added('tracewire')),
+    otelOverFloor: over(added('otel'), added('floor')),
   };
 }
 
@@ -69,15 +70,29 @@ function judge(value, interval, threshold, atMost) {
   return surelyOk ? 'met' : surelyNot ? 'MISSED' : 'noise';
 }
 
+/**
+ * The verdicts of a row's two targets. `otel/tracewire >= 2` is 'unreachable' where OpenTelemetry's
+ * instrumentation adds surely less than twice the floor (the whole otel/floor interval below 2):
+ * making the same spans costs at least the floor, so no adapter could be twice as cheap there,
+ * and the row is judged by `tracewire/floor` alone.
+ */
 export function verdicts(row) {
-  const { tracewireOverFloor, otelOverTracewire } = ratios(row);
+  const { tracewireOverFloor, otelOverTracewire, otelOverFloor } = ratios(row);
   const tfInterval = ratioInterval(row, 'tracewire', 'floor');
   const otInterval = row.variants?.otel ? ratioInterval(row, 'otel', 'tracewire') : undefined;
+  const ofInterval = row.variants?.otel ? ratioInterval(row, 'otel', 'floor') : undefined;
   const tf = judge(tracewireOverFloor, tfInterval, TARGETS.tracewireOverFloor, true);
-  const ot = !row.variants?.otel
+  let ot = !row.variants?.otel
     ? 'n/a'
     : judge(otelOverTracewire, otInterval, TARGETS.otelOverTracewire, false);
-  return { tf, ot, tfInterval, otInterval };
+  if (ot !== 'met' && ot !== 'n/a' && ofInterval !== undefined && ofInterval.high < TARGETS.otelOverTracewire)
+    ot = 'unreachable';
+  return { tf, ot, tfInterval, otInterval, otelOverFloor, ofInterval };
+}
+
+/** The verdict of `otel/tracewire` as the tables print it, with the bound when it is unreachable. */
+function otelVerdictText({ ot, otelOverFloor, ofInterval }) {
+  return ot === 'unreachable' ? `unreachable: otel/floor ${ratioText(otelOverFloor, ofInterval)}` : ot;
 }
 
 /** `1.23 [0.98–1.61]`: a ratio and its interval. */
@@ -118,9 +133,10 @@ export function rowsTable(result) {
     }
     const v = row.variants;
     const { tracewireOverFloor, otelOverTracewire } = ratios(row);
-    const { tf, ot, tfInterval, otInterval } = verdicts(row);
+    const verdict = verdicts(row);
+    const { tf, tfInterval, otInterval } = verdict;
     lines.push(
-      `| ${row.label} | ${row.unit} | ${fixed(v.bare.cpuUs)} | ${fixed(v.floor?.addedUs)} | ${fixed(v.tracewire.addedUs)} | ${v.otel ? fixed(v.otel.addedUs) : 'n/a'} | ${ratioText(tracewireOverFloor, tfInterval)} (${tf}) | ${v.otel ? `${ratioText(otelOverTracewire, otInterval)} (${ot})` : 'n/a'} | ${checkText(row)}${row.shapeDiff?.length ? `; FLOOR DIFFERS: ${row.shapeDiff.join(' / ')}` : ''} |`,
+      `| ${row.label} | ${row.unit} | ${fixed(v.bare.cpuUs)} | ${fixed(v.floor?.addedUs)} | ${fixed(v.tracewire.addedUs)} | ${v.otel ? fixed(v.otel.addedUs) : 'n/a'} | ${ratioText(tracewireOverFloor, tfInterval)} (${tf}) | ${v.otel ? `${ratioText(otelOverTracewire, otInterval)} (${otelVerdictText(verdict)})` : 'n/a'} | ${checkText(row)}${row.shapeDiff?.length ? `; FLOOR DIFFERS: ${row.shapeDiff.join(' / ')}` : ''} |`,
     );
   }
   return lines.join('\n');
@@ -165,7 +181,8 @@ export function targetList(results) {
     for (const row of result.rows) {
       if (row.unavailable) continue;
       const r = ratios(row);
-      const { tf, ot, tfInterval, otInterval } = verdicts(row);
+      const verdict = verdicts(row);
+      const { tf, ot, tfInterval, otInterval } = verdict;
       list.push({
         node: result.node,
         row: row.label,
@@ -182,6 +199,9 @@ export function targetList(results) {
           value: r.otelOverTracewire,
           interval: otInterval,
           verdict: ot,
+          ...(ot === 'unreachable'
+            ? { bound: verdict.otelOverFloor, boundInterval: verdict.ofInterval }
+            : {}),
         });
     }
     if (result.propagation) {
