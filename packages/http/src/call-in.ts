@@ -14,3 +14,12 @@ export function callIn(active: Context, fn: Method, self: unknown, args: readonl
 function applyTo(fn: Method, self: unknown, args: readonly unknown[]): unknown {
   return Reflect.apply(fn, self, args as never[]);
 }
+
+/**
+ * `fn` in `caller`'s context, switching only when another is active: a socket opened for another
+ * caller's request brings that caller's context to every event of the requests it carries.
+ */
+export function callInCaller(caller: Context, fn: Method, self: unknown, args: readonly unknown[]): unknown {
+  if (context.active() === caller) return Reflect.apply(fn, self, args as never[]);
+  return callIn(caller, fn, self, args);
+}

@@ -1,11 +1,11 @@
 import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
-import { callIn } from './call-in.js';
+import { callInCaller } from './call-in.js';
 import { describeRequest } from './client-attributes.js';
 import { type Injected, mergeDispatchHeaders } from './headers.js';
 import { ownContext } from './app-context.js';
 import { headersToAdd, reportTracingFailure } from './inject.js';
-import { type HttpClientOptions, IDENTITY, isTraced, markTraced } from './options.js';
+import { type HttpClientOptions, IDENTITY, isTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 
 /** The part of undici's `Dispatcher.DispatchOptions` the interceptor reads. */
@@ -51,7 +51,7 @@ export function traceInterceptor({
     const next: Dispatch = dispatch;
     return function tracedDispatch(this: unknown, options: DispatchOptions, handler: object): boolean {
       const active = context.active();
-      if (isTraced(active)) return next(options, handler);
+      if (isTraced(active) || isDispatched(options)) return next(options, handler);
       let scope: SpanScope | undefined;
       let tracedOptions: DispatchOptions;
       let tracedHandler: object;
@@ -60,22 +60,32 @@ export function traceInterceptor({
         scope = outgoing.start(undefined, name, attributes, active);
         const own = ownContext(options.headers);
         const headers = mergeDispatchHeaders(own.headers, headersToAdd(outgoing, scope, own));
-        tracedOptions = { ...options, headers };
+        tracedOptions = { ...options, headers, [DISPATCHED]: true } as DispatchOptions;
         tracedHandler = traceHandler(handler as Handler, scope, active);
       } catch (error) {
         scope?.end();
         reportTracingFailure(error);
         return next(options, handler);
       }
-      const span = scope;
       try {
-        return context.with(markTraced(span.context), next, undefined, tracedOptions, tracedHandler);
+        // Dispatched from the caller's context, as untraced: no context to make and switch to.
+        return next(tracedOptions, tracedHandler);
       } catch (error) {
-        endWithError(span, error);
+        endWithError(scope, error);
         throw error;
       }
     } as D;
   };
+}
+
+// The options a traced request is dispatched with carry this key (`Symbol.for`: the ESM and CJS
+// builds share it). An interceptor inside this one passes them on, or a copy (retry and redirect
+// spread them, after a timer or a lookup too): a second traceInterceptor down the chain sees it
+// and passes the request through, so one request gets one CLIENT span.
+const DISPATCHED = Symbol.for('@tracewire/http: dispatched by traceInterceptor');
+
+function isDispatched(options: DispatchOptions): boolean {
+  return (options as unknown as Record<symbol, unknown>)[DISPATCHED] === true;
 }
 
 /**
@@ -200,7 +210,7 @@ function forwarder(name: string): (this: Traced, ...args: unknown[]) => unknown 
   const observe = OBSERVERS[name];
   if (!observe) {
     return function forward(this: Traced, ...args: unknown[]): unknown {
-      return callIn(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, args);
+      return callInCaller(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, args);
     };
   }
   return function observeAndForward(this: Traced, ...args: unknown[]): unknown {
@@ -209,7 +219,7 @@ function forwarder(name: string): (this: Traced, ...args: unknown[]) => unknown 
     } catch (error) {
       reportTracingFailure(error);
     }
-    return callIn(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, args);
+    return callInCaller(this.caller, this.wrapped[name] as HandlerMethod, this.wrapped, args);
   };
 }
 

@@ -2,7 +2,7 @@ import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { EventEmitter } from 'node:events';
 import { type Context, SpanKind, context, createContextKey } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
-import { callIn } from './call-in.js';
+import { callInCaller } from './call-in.js';
 import { describeRequest, requestName } from './client-attributes.js';
 import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
 import { ownContext } from './app-context.js';
@@ -161,21 +161,6 @@ function withCallerCallback(call: RequestCall, caller: Context): RequestCall {
     return callInCaller(caller, callback as (...args: unknown[]) => unknown, this, args);
   };
   return { url: call.url, options: call.options, rest };
-}
-
-/**
- * `fn` in `caller`'s context, switching only when another is active. The request is sent from the
- * caller's context, so its events mostly arrive there already; a socket kept alive for another
- * caller's request brings that one's (and, instrumented, this span's) in its own events.
- */
-function callInCaller(
-  caller: Context,
-  fn: (...args: never[]) => unknown,
-  self: unknown,
-  args: unknown[],
-): unknown {
-  if (context.active() === caller) return Reflect.apply(fn, self, args);
-  return callIn(caller, fn, self, args);
 }
 
 /**

@@ -137,6 +137,66 @@ describe('traceInterceptor', () => {
     }
   });
 
+  it('runs every handler call and body listener in its own caller’s context on a socket another caller opened', async () => {
+    const oneSocket = new Agent({ connections: 1 }).compose(traceInterceptor());
+    try {
+      // One request's handler, dispatched from `parent`'s context: the span active in each call.
+      const handled = (parent: ReturnType<typeof tracer.startSpan>) =>
+        new Promise<string[]>((resolve, reject) => {
+          const seen: string[] = [];
+          const note = (method: string) =>
+            seen.push(`${method} ${trace.getActiveSpan()?.spanContext().spanId}`);
+          const handler = {
+            onRequestStart: () => note('start'),
+            onResponseStart: () => note('headers'),
+            onResponseData: () => note('data'),
+            onResponseEnd: () => {
+              note('end');
+              resolve(seen);
+            },
+            onResponseError: (_controller: unknown, error: Error) => reject(error),
+          };
+          context.with(trace.setSpan(context.active(), parent), () =>
+            oneSocket.dispatch({ origin: server.url, path: '/', method: 'GET' }, handler),
+          );
+        });
+      const first = tracer.startSpan('first');
+      const second = tracer.startSpan('second');
+      const [seenFirst, seenSecond] = await Promise.all([handled(first), handled(second)]);
+      for (const [seen, parent] of [
+        [seenFirst, first],
+        [seenSecond, second],
+      ] as const) {
+        expect(seen.length).toBeGreaterThanOrEqual(4);
+        for (const entry of seen) expect(entry.split(' ')[1]).toBe(parent.spanContext().spanId);
+      }
+      // undici.request's body stream: its listeners too, and a request made from one is a child.
+      const third = tracer.startSpan('third');
+      const inListener = await context.with(trace.setSpan(context.active(), third), async () => {
+        const response = await request(`${server.url}/`, { dispatcher: oneSocket });
+        return new Promise<string | undefined>((resolve, reject) => {
+          response.body.once('data', () => {
+            const active = trace.getActiveSpan()?.spanContext().spanId;
+            request(`${server.url}/nested`, { dispatcher: oneSocket })
+              .then((nested) => nested.body.dump())
+              .then(() => resolve(active), reject);
+          });
+          response.body.resume();
+        });
+      });
+      expect(inListener).toBe(third.spanContext().spanId);
+      for (const span of [first, second, third]) span.end();
+      const clients = tracing.spans().filter((span) => span.kind === SpanKind.CLIENT);
+      expect(clients).toHaveLength(4);
+      const nested = server.received.at(-1);
+      const nestedSpan = clients.find((span) => span.attributes[ATTR_URL_FULL] === `${server.url}/nested`);
+      expect(parentSpanId(nestedSpan!)).toBe(third.spanContext().spanId);
+      expect(nested?.headers.traceparent).toContain(nestedSpan!.spanContext().spanId);
+    } finally {
+      await oneSocket.close();
+    }
+  });
+
   it('supports legacy (onHeaders / onComplete) handlers and returns their answers', async () => {
     const dispatch = traceInterceptor()(agent.dispatch.bind(agent));
     const calls: string[] = [];
