@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { TRACEPARENT, TRACE_ID, VARIANTS } from './constants.mjs';
+import { CALLER_TRACE_ID, TRACEPARENT, VARIANTS } from './constants.mjs';
 import { compareShapes } from './floor.mjs';
 import { EXPORT_ROWS, ROWS } from './rows.mjs';
 import { median } from './stats.mjs';
@@ -116,7 +116,13 @@ async function targetServer() {
     seen.requests++;
     const header = req.headers.traceparent;
     if (header === TRACEPARENT) seen.constant++;
-    else if (typeof header === 'string' && header.length === 55 && !header.includes(TRACE_ID))
+    // A context of the request's own (not the caller's span, whose ids are 1-8), in the caller's trace.
+    else if (
+      typeof header === 'string' &&
+      header.length === 55 &&
+      header.startsWith(`00-${CALLER_TRACE_ID}-`) &&
+      !header.startsWith('00000000000000', 36)
+    )
       seen.propagated++;
     req.resume();
     req.on('end', () => res.end('ok'));

@@ -1,11 +1,23 @@
 // Outgoing HTTP: fetch, undici.request and node:http requests from this process to a plain server
-// in the parent (its CPU is not counted), CONCURRENCY in flight.
+// in the parent (its CPU is not counted), CONCURRENCY in flight. Each of the CONCURRENCY callers
+// sends from a context of its own, as a server handling requests does (kept-alive sockets then
+// carry one caller's requests after another's), in every variant alike.
 import { createRequire } from 'node:module';
-import { TRACEPARENT } from '../constants.mjs';
+import { ROOT_CONTEXT, context, trace } from '@opentelemetry/api';
+import { CALLER_TRACE_ID, TRACEPARENT } from '../constants.mjs';
 import { endLike, floorTracer, pick, startFrom } from '../floor.mjs';
 
 const require = createRequire(import.meta.url);
 const CONCURRENCY = 8;
+// The callers' contexts: a remote span context each, as a SERVER span's children would see.
+const CALLERS = Array.from({ length: CONCURRENCY }, (_, caller) =>
+  trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: CALLER_TRACE_ID,
+    spanId: (caller + 1).toString(16).padStart(16, '0'),
+    traceFlags: 1,
+    isRemote: true,
+  }),
+);
 
 export async function setup(row, variant, { template, env }) {
   const url = `${env.url}/orders?id=1`;
@@ -77,9 +89,11 @@ export async function setup(row, variant, { template, env }) {
     async run(n) {
       let next = 0;
       await Promise.all(
-        Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
-          while (next++ < n) await once();
-        }),
+        Array.from({ length: Math.min(CONCURRENCY, n) }, (_, caller) =>
+          context.with(CALLERS[caller], async () => {
+            while (next++ < n) await once();
+          }),
+        ),
       );
     },
     close,

@@ -92,6 +92,31 @@ it('retries by undici interceptors.retry() composed outside traceInterceptor eac
   }
 });
 
+it('two traceInterceptors with retry() and dns() between them make one CLIENT span for the call and its retries', async () => {
+  const agent = new Agent().compose(
+    traceInterceptor(),
+    interceptors.dns(),
+    interceptors.retry({ maxRetries: 3, minTimeout: 1, timeoutFactor: 1, statusCodes: [503] }),
+    traceInterceptor(),
+  );
+  try {
+    const response = await request(`${flakyUrl}/retry`, { dispatcher: agent });
+    expect(response.statusCode).toBe(200);
+    await response.body.text();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const clients = tracing.spans().filter((span) => span.kind === SpanKind.CLIENT);
+    expect(clients).toHaveLength(1);
+    const { traceId, spanId } = clients[0]!.spanContext();
+    // Every attempt carries the one span's context, the retries (dispatched after a timer) too.
+    expect(flakyHeaders.map((headers) => headers.traceparent)).toEqual(
+      Array(3).fill(`00-${traceId}-${spanId}-01`),
+    );
+    expect(clients[0]!.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE]).toBe(200);
+  } finally {
+    await agent.close();
+  }
+});
+
 it('the second hop of undici interceptors.redirect() composed outside traceInterceptor carries a traceparent', async () => {
   const agent = new Agent().compose(traceInterceptor(), interceptors.redirect({ maxRedirections: 2 }));
   try {
