@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs module of the benchmark, without type declarations
-import { ratioInterval, ratioText, verdicts } from './suite/report.mjs';
+import {
+  differenceInterval,
+  ratioInterval,
+  ratioText,
+  verdicts,
+  withinSerialization,
+} from './suite/report.mjs';
 
 interface Interval {
   low: number;
@@ -8,7 +14,7 @@ interface Interval {
 }
 
 // A row as the orchestrator saves it: per-round CPU samples of each variant; `addedUs` as it derives.
-function row(rounds: Record<'bare' | 'floor' | 'tracewire', number[]> & { otel?: number[] }) {
+function row(rounds: { bare: number[] } & Record<string, number[]>) {
   const median = (values: number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
     const middle = sorted.length >> 1;
@@ -89,5 +95,37 @@ describe('bench report: a ratio and the interval its rounds allow', () => {
   it('prints an unbounded end as infinity', () => {
     expect(ratioText(1.234, { low: 0.5, high: Number.POSITIVE_INFINITY })).toBe('1.23 [0.50–∞]');
     expect(ratioText(1.234, undefined)).toBe('1.23');
+  });
+});
+
+describe('bench report: the export path against the serialization it does', () => {
+  const exported = (level: number, spread: number) =>
+    row({
+      bare: rounds(100, spread),
+      tracewire: rounds(110, spread),
+      'tracewire:export': rounds(level, spread),
+    });
+
+  it('says yes or no only when the whole interval of export − recording is on one side', () => {
+    const cheap = exported(114, 0.005);
+    const cheapInterval = differenceInterval(cheap, 'tracewire:export', 'tracewire') as Interval;
+    expect(cheapInterval.low).toBeGreaterThan(3);
+    expect(cheapInterval.high).toBeLessThan(5);
+    expect(withinSerialization(4, cheapInterval, 6)).toBe('yes');
+
+    const costly = exported(125, 0.005);
+    const costlyInterval = differenceInterval(costly, 'tracewire:export', 'tracewire') as Interval;
+    expect(withinSerialization(15, costlyInterval, 6)).toBe('no');
+  });
+
+  it('says noise when rounds spread more than the gap', () => {
+    const noisy = exported(118, 0.3);
+    const interval = differenceInterval(noisy, 'tracewire:export', 'tracewire') as Interval;
+    expect(interval.low).toBeLessThan(6);
+    expect(interval.high).toBeGreaterThan(6);
+    expect(withinSerialization(8, interval, 6)).toBe('noise');
+    // Results saved without rounds are judged on the point value.
+    expect(withinSerialization(8, undefined, 6)).toBe('no');
+    expect(withinSerialization(5, undefined, 6)).toBe('yes');
   });
 });

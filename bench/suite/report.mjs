@@ -31,30 +31,48 @@ function seeded(seed) {
 const quantile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 
 /**
- * The 90% interval of `top`/`bottom` (ratios of added costs), by resampling the row's rounds with
- * replacement, a round of every variant together, as the run pairs them. A resample where
- * `bottom` added nothing gives an unbounded ratio. It shows what the spread between rounds leaves
- * uncertain; a process's own bias (the same for all its rounds) is not in it.
+ * The 90% interval of `statistic(added)` over resamples of the row's rounds, drawn with
+ * replacement, a round of every variant together, as the run pairs them; `added(name)` is a
+ * variant's added cost in the resample. It shows what the spread between rounds leaves uncertain;
+ * a process's own bias (the same for all its rounds) is not in it.
  */
-export function ratioInterval(row, top, bottom, draws = 2000) {
+function resampledInterval(row, names, statistic, draws = 2000) {
   const bare = row.variants.bare?.samples;
-  const a = row.variants[top]?.samples;
-  const b = row.variants[bottom]?.samples;
-  if (!bare || !a || !b || bare.length < 4 || a.length !== bare.length || b.length !== bare.length)
-    return undefined;
+  const samples = names.map((name) => row.variants[name]?.samples);
+  if (!bare || bare.length < 4 || samples.some((list) => list?.length !== bare.length)) return undefined;
   const random = seeded(bare.length * 7919 + Math.round(bare[0] * 1000));
   const n = bare.length;
   const picks = new Array(n);
-  const added = (samples, bareMedian) => (median(picks.map((i) => samples[i] / bare[i])) - 1) * bareMedian;
   const values = [];
   for (let draw = 0; draw < draws; draw++) {
     for (let k = 0; k < n; k++) picks[k] = Math.floor(random() * n);
     const bareMedian = median(picks.map((i) => bare[i]));
-    const over = added(b, bareMedian);
-    values.push(over > 0 ? added(a, bareMedian) / over : Number.POSITIVE_INFINITY);
+    const added = (name) => {
+      const list = samples[names.indexOf(name)];
+      return (median(picks.map((i) => list[i] / bare[i])) - 1) * bareMedian;
+    };
+    values.push(statistic(added));
   }
   values.sort((x, y) => x - y);
   return { low: quantile(values, 0.05), high: quantile(values, 0.95) };
+}
+
+/** The 90% interval of `top`/`bottom` (ratios of added costs); unbounded where `bottom` added nothing. */
+export function ratioInterval(row, top, bottom, draws = 2000) {
+  return resampledInterval(
+    row,
+    [top, bottom],
+    (added) => {
+      const over = added(bottom);
+      return over > 0 ? added(top) / over : Number.POSITIVE_INFINITY;
+    },
+    draws,
+  );
+}
+
+/** The 90% interval of the added cost of `top` minus that of `bottom`, in µs per operation. */
+export function differenceInterval(row, top, bottom, draws = 2000) {
+  return resampledInterval(row, [top, bottom], (added) => added(top) - added(bottom), draws);
 }
 
 /**
@@ -144,7 +162,7 @@ export function rowsTable(result) {
 
 export function exportTable(result) {
   const lines = [
-    '| transport | bare µs/op | tracewire +µs (recording SDK) | tracewire +µs (OTLP export on) | export − recording | serialization in the export path µs/op | serializer alone, warm µs/op | within serialization | spans received/op |',
+    '| transport | bare µs/op | tracewire +µs (recording SDK) | tracewire +µs (OTLP export on) | export − recording [90% interval] | serialization in the export path µs/op | serializer alone, warm µs/op | within serialization | spans received/op |',
     '|---|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const row of result.export) {
@@ -156,11 +174,28 @@ export function exportTable(result) {
     // Older results (before the in-path meter) have only the warm figure.
     const inPath = Number.isFinite(serialize.inPathUsPerOp) ? serialize.inPathUsPerOp : warm;
     const extra = exported - recording;
+    const interval = differenceInterval(row, 'tracewire:export', 'tracewire');
     lines.push(
-      `| ${row.label} | ${fixed(v.bare.cpuUs)} | ${fixed(recording)} | ${fixed(exported)} | ${fixed(extra)} | ${fixed(inPath, 2)} | ${fixed(warm, 2)} | ${extra <= inPath ? 'yes' : 'no'} | ${fixed(row.receivedPerOp, 2)} |`,
+      `| ${row.label} | ${fixed(v.bare.cpuUs)} | ${fixed(recording)} | ${fixed(exported)} | ${differenceText(extra, interval)} | ${fixed(inPath, 2)} | ${fixed(warm, 2)} | ${withinSerialization(extra, interval, inPath)} | ${fixed(row.receivedPerOp, 2)} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** `20.5 [4.1–31.0]`: a difference of added costs and its interval. */
+const differenceText = (value, interval) =>
+  interval ? `${fixed(value)} [${fixed(interval.low)}–${fixed(interval.high)}]` : fixed(value);
+
+/**
+ * Whether the export path costs at most the serialization it does: 'yes' or 'no' only when the
+ * whole interval of (export − recording) is on that side of the serialization figure.
+ */
+export function withinSerialization(extra, interval, serialization) {
+  if (!Number.isFinite(extra) || !Number.isFinite(serialization)) return 'n/a';
+  if (!interval) return extra <= serialization ? 'yes' : 'no';
+  if (interval.high <= serialization) return 'yes';
+  if (interval.low > serialization) return 'no';
+  return 'noise';
 }
 
 export function propagationTable(results) {
