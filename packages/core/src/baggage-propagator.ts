@@ -9,6 +9,7 @@ import {
 } from '@opentelemetry/api';
 import { type BaggageMember, formatBaggage, parseBaggage } from './baggage.js';
 import { reportOnce } from './report.js';
+import { isTracingSuppressed } from './suppressed.js';
 
 export const BAGGAGE_HEADER = 'baggage';
 
@@ -25,7 +26,7 @@ export class BaggagePropagator implements TextMapPropagator {
 
   #inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
     const baggage = propagation.getBaggage(context);
-    if (!baggage) return;
+    if (!baggage || isTracingSuppressed(context)) return;
     const header = formatBaggage(toMembers(baggage.getAllEntries()));
     if (header) setter.set(carrier, BAGGAGE_HEADER, header);
   }

@@ -10,6 +10,7 @@ import {
 import { formatHexByte } from './chars.js';
 import { ContextWithSpan } from './context-with-span.js';
 import { reportOnce } from './report.js';
+import { isTracingSuppressed } from './suppressed.js';
 import {
   TRACE_FLAG_RANDOM,
   TRACE_FLAG_SAMPLED,
@@ -27,8 +28,6 @@ export const TRACESTATE_HEADER = 'tracestate';
  * keep only the sampled bit, so the flag survives a local child span through this key instead.
  */
 const RANDOM_TRACE_ID_KEY = createContextKey('tracewire.random-trace-id');
-/** The key @opentelemetry/core's `suppressTracing` sets (context keys are `Symbol.for`). */
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 export interface TraceContextPropagatorOptions {
   /**
@@ -69,7 +68,7 @@ export class TraceContextPropagator implements TextMapPropagator {
       !spanContext ||
       !isValidTraceId(spanContext.traceId) ||
       !isValidSpanId(spanContext.spanId) ||
-      context.getValue(SUPPRESS_TRACING_KEY) === true
+      isTracingSuppressed(context)
     ) {
       return;
     }

@@ -256,6 +256,12 @@ describe('BaggagePropagator', () => {
   it('injects nothing without baggage', () => {
     expect(inject(ROOT_CONTEXT, baggage)).toEqual({});
   });
+  it('injects nothing when tracing is suppressed, as OpenTelemetry W3CBaggagePropagator', () => {
+    const ctx = baggage.extract(ROOT_CONTEXT, { baggage: 'k=v' }, defaultTextMapGetter);
+    expect(inject(ctx, baggage)).toEqual({ baggage: 'k=v' });
+    expect(inject(suppressTracing(ctx), baggage)).toEqual({});
+    expect(inject(suppressTracing(ctx), new W3CPropagator())).toEqual({});
+  });
 });
 
 describe('defaultPropagator', () => {

@@ -6,6 +6,7 @@ import { ownContext } from './app-context.js';
 import { headersToAdd, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, isTraced, markTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
+import { suppressed, undiciRequestsWatched } from './suppress.js';
 
 /** A function with the global fetch's signature. */
 export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -70,7 +71,10 @@ export function traceFetch(
     const span = scope;
     let pending: Promise<Response>;
     try {
-      pending = context.with(markTraced(span.context), fetchImpl, undefined, input, tracedInit);
+      // Marked, so a traceInterceptor on the dispatcher passes it through; suppressed where
+      // instrumentation-undici may watch the request, so it adds no span and no second traceparent.
+      const sending = undiciRequestsWatched() ? suppressed(span.context) : markTraced(span.context);
+      pending = context.with(sending, fetchImpl, undefined, input, tracedInit);
     } catch (error) {
       endWithError(span, error);
       throw error;

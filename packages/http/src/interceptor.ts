@@ -7,6 +7,7 @@ import { ownContext } from './app-context.js';
 import { headersToAdd, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, isTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
+import { suppressed, undiciRequestsWatched } from './suppress.js';
 
 /** The part of undici's `Dispatcher.DispatchOptions` the interceptor reads. */
 export interface DispatchOptions {
@@ -69,6 +70,9 @@ export function traceInterceptor({
       }
       try {
         // Dispatched from the caller's context, as untraced: no context to make and switch to.
+        // Where instrumentation-undici may watch the request, from this span's, suppressed.
+        if (undiciRequestsWatched())
+          return context.with(suppressed(scope.context), next, undefined, tracedOptions, tracedHandler);
         return next(tracedOptions, tracedHandler);
       } catch (error) {
         endWithError(scope, error);

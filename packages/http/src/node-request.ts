@@ -1,14 +1,15 @@
 import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { EventEmitter } from 'node:events';
-import { type Context, SpanKind, context, createContextKey } from '@opentelemetry/api';
+import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { callInCaller } from './call-in.js';
 import { describeRequest, requestName } from './client-attributes.js';
 import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
 import { ownContext } from './app-context.js';
 import { type SimpleUrl, simpleUrl } from './simple-url.js';
+import { suppressed } from './suppress.js';
 import { headersToAdd, reportTracingFailure } from './inject.js';
-import { type HttpClientOptions, IDENTITY, markTraced } from './options.js';
+import { type HttpClientOptions, IDENTITY } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 
 /** `http.request`, `https.request`, `http.get` or `https.get`, with any of their overloads. */
@@ -73,10 +74,6 @@ export function traceRequest({
   };
 }
 
-// @opentelemetry/core's key (createContextKey uses Symbol.for): OpenTelemetry's SDK tracer makes no
-// span, and its propagators inject nothing, in a context that carries it.
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
-
 /**
  * A function wrapped by an OpenTelemetry instrumentation (shimmer marks it `__wrapped`), such as
  * `http.request` under @opentelemetry/instrumentation-http, which would make a second CLIENT span
@@ -84,11 +81,6 @@ const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUP
  */
 function isInstrumented(request: unknown): boolean {
   return (request as { __wrapped?: unknown }).__wrapped === true;
-}
-
-/** The context an instrumented `request` runs in: this span's, with the inner one suppressed. */
-function suppressed(parent: Context): Context {
-  return markTraced(parent).setValue(SUPPRESS_TRACING_KEY, true);
 }
 
 /** The arguments of one `request(url?, options?, callback?)` call, split apart. */
