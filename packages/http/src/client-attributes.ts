@@ -120,7 +120,7 @@ export function isCallerAbort(error: unknown): boolean {
 }
 
 // node:http wraps an `AbortSignal.timeout()` expiry in an AbortError whose cause is the TimeoutError.
-function isTimeout(error: unknown): boolean {
+export function isTimeout(error: unknown): boolean {
   const name = (value: unknown): unknown => (value instanceof Error ? value.name : undefined);
   return name(error) === 'TimeoutError' || name(causeOf(error)) === 'TimeoutError';
 }

@@ -1,6 +1,6 @@
 import { SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
-import { describeRequest } from './client-attributes.js';
+import { describeRequest, isCallerAbort, isTimeout } from './client-attributes.js';
 import { type Injected, mergeFetchHeaders } from './headers.js';
 import { ownContext } from './app-context.js';
 import { headersToAdd, reportTracingFailure } from './inject.js';
@@ -91,11 +91,26 @@ export function traceFetch(
         return response;
       },
       (error: unknown) => {
-        endWithError(span, error);
+        endWithError(span, error, cancelledByCaller(error, input, init));
         throw error;
       },
     );
   };
+}
+
+/**
+ * Whether the caller aborted the call: fetch then rejects with the signal's reason, which may be
+ * any value (`controller.abort(new Error('cancelled'))`). A timeout stays an error.
+ */
+function cancelledByCaller(error: unknown, input: unknown, init: RequestInit | undefined): boolean {
+  if (isCallerAbort(error)) return true;
+  if (isTimeout(error)) return false;
+  try {
+    const signal = init?.signal ?? (input as { signal?: AbortSignal } | null)?.signal;
+    return signal?.aborted === true && signal.reason === error;
+  } catch {
+    return false;
+  }
 }
 
 function settle(scope: SpanScope, response: Response): void {

@@ -3,11 +3,51 @@ import { reportOnce } from '@tracewire/core';
 import { type OwnContext, appContextLink } from './app-context.js';
 import type { Injected } from './headers.js';
 
-/** The headers `scope`'s context propagates as, in a fresh record; empty if the propagator fails. */
+/**
+ * The headers `scope`'s context propagates as, in a fresh record; empty if the propagator fails.
+ * A header the client would reject or that would change the request's framing is left out (and
+ * reported once): a propagator (or a `TraceState` of the app's) writing one must not make the
+ * request fail or hang.
+ */
 export function injectedHeaders(outgoing: OutgoingSpans<Injected>, scope: SpanScope): Injected {
   const injected: Injected = {};
   outgoing.inject(scope, injected);
+  for (const name in injected) {
+    if (!isSendable(name, injected[name])) {
+      delete injected[name];
+      reportOnce(
+        '@tracewire/http: the propagator wrote a header that cannot be sent; it was left out',
+        new TypeError(`header ${JSON.stringify(name.slice(0, 64))}`),
+      );
+    }
+  }
   return injected;
+}
+
+// RFC 9110 field names (tokens) and values (no CR, LF, NUL or other controls but tab; node:http
+// and undici throw on those).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+// Names that say how the message is framed or routed, not what it carries.
+const FRAMING = new Set([
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'upgrade',
+  'expect',
+  'te',
+  'keep-alive',
+  'trailer',
+]);
+
+function isSendable(name: string, value: unknown): boolean {
+  return (
+    typeof value === 'string' &&
+    TOKEN.test(name) &&
+    !INVALID_VALUE.test(value) &&
+    !FRAMING.has(name.toLowerCase())
+  );
 }
 
 /**

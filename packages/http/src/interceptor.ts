@@ -1,7 +1,7 @@
 import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { callInCaller } from './call-in.js';
-import { describeRequest } from './client-attributes.js';
+import { describeRequest, isTimeout } from './client-attributes.js';
 import { type Injected, mergeDispatchHeaders } from './headers.js';
 import { ownContext } from './app-context.js';
 import { headersToAdd, reportTracingFailure } from './inject.js';
@@ -50,14 +50,14 @@ export function traceInterceptor({
 
   return <D extends Dispatch>(dispatch: D): D => {
     const next: Dispatch = dispatch;
-    return function tracedDispatch(this: unknown, options: DispatchOptions, handler: object): boolean {
+    return function tracedDispatch(options: DispatchOptions, handler: object): boolean {
       const active = context.active();
       if (isTraced(active) || isDispatched(options)) return next(options, handler);
       let scope: SpanScope | undefined;
       let tracedOptions: DispatchOptions;
       let tracedHandler: object;
       try {
-        const { name, attributes } = describeRequest(options.method, urlOf(options, this));
+        const { name, attributes } = describeRequest(options.method, urlOf(options));
         scope = outgoing.start(undefined, name, attributes, active);
         const own = ownContext(options.headers);
         const headers = mergeDispatchHeaders(own.headers, headersToAdd(outgoing, scope, own));
@@ -93,27 +93,15 @@ function isDispatched(options: DispatchOptions): boolean {
 }
 
 /**
- * The request's URL. A `Pool` or `Client` dispatches without an origin (it has one of its own): it
- * is then read from the dispatcher the interceptor was composed on (`this`), where undici keeps it
- * as a URL under its `url` symbol.
+ * The request's URL. A `Pool` or `Client` called with a path only gives no origin, and undici
+ * calls interceptors without the dispatcher (`compose` binds none): such a request has no URL.
  */
-function urlOf({ origin: given, path }: DispatchOptions, dispatcher: unknown): string | undefined {
-  const origin = given ?? dispatcherOrigin(dispatcher);
+function urlOf({ origin, path }: DispatchOptions): string | undefined {
   if (origin === undefined || origin === null) return undefined;
   let base = typeof origin === 'string' ? origin : origin.href;
   if (typeof path !== 'string') return base;
   if (base.endsWith('/') && path.startsWith('/')) base = base.slice(0, -1);
   return base + path;
-}
-
-function dispatcherOrigin(dispatcher: unknown): string | undefined {
-  if (dispatcher === null || typeof dispatcher !== 'object') return undefined;
-  for (const key of Object.getOwnPropertySymbols(dispatcher)) {
-    if (key.description !== 'url') continue;
-    const value = (dispatcher as Record<symbol, unknown>)[key];
-    if (value instanceof URL) return value.origin;
-  }
-  return undefined;
 }
 
 /** A 1xx (100 Continue, 103 Early Hints) is not the response: the final status follows. */
@@ -123,27 +111,45 @@ function endWithResponse(scope: SpanScope, status: number): void {
   scope.end();
 }
 
-/** What each handler method tells the span; the handler's own method runs right after. */
-const OBSERVERS: Record<string, (scope: SpanScope, args: unknown[]) => void> = {
-  // undici >= 7 handlers (controller first).
-  // The span ends with the response headers: reading the body is the application's business, and
-  // a body it never reads must not keep the span open.
-  onResponseStart: (scope, args) => endWithResponse(scope, args[1] as number),
-  onResponseEnd: (scope) => scope.end(),
-  onResponseError: (scope, args) => endWithError(scope, args[1]),
-  onRequestUpgrade: (scope, args) => {
-    recordStatus(scope, args[1] as number);
-    scope.end();
+/**
+ * What each handler method tells the span; the handler's own method runs right after, with the
+ * arguments as the observer left them.
+ */
+const OBSERVERS: Record<string, (traced: Traced, args: unknown[]) => void> = {
+  // undici >= 7 handlers (controller first). The controller says whether the layer above (the
+  // caller) aborted: an error below it (a refused proxy tunnel) is a failure, even one named
+  // AbortError.
+  onResponseStart: (traced, args) => endWithResponse(traced.scope, args[1] as number),
+  onResponseEnd: (traced) => traced.scope.end(),
+  onResponseError: (traced, args) =>
+    endWithFailure(traced.scope, args[1], (args[0] as { aborted?: unknown } | null)?.aborted === true),
+  onRequestUpgrade: (traced, args) => {
+    recordStatus(traced.scope, args[1] as number);
+    traced.scope.end();
   },
-  // Legacy handlers.
-  onHeaders: (scope, args) => endWithResponse(scope, args[0] as number),
-  onComplete: (scope) => scope.end(),
-  onError: (scope, args) => endWithError(scope, args[0]),
-  onUpgrade: (scope, args) => {
-    recordStatus(scope, args[0] as number);
-    scope.end();
+  // Legacy handlers. The layer above aborts through the function `onConnect` hands it: the
+  // wrapper hands it one that notes the call first.
+  onConnect: (traced, args) => {
+    const abort = args[0];
+    if (typeof abort !== 'function') return;
+    args[0] = function abortByCaller(this: unknown, ...reason: unknown[]): unknown {
+      traced.cancelled = true;
+      return Reflect.apply(abort, this, reason);
+    };
+  },
+  onHeaders: (traced, args) => endWithResponse(traced.scope, args[0] as number),
+  onComplete: (traced) => traced.scope.end(),
+  onError: (traced, args) => endWithFailure(traced.scope, args[0], traced.cancelled),
+  onUpgrade: (traced, args) => {
+    recordStatus(traced.scope, args[0] as number);
+    traced.scope.end();
   },
 };
+
+/** A caller's abort is not an error; its timeout (`AbortSignal.timeout()`) is one. */
+function endWithFailure(scope: SpanScope, error: unknown, cancelled: boolean): void {
+  endWithError(scope, error, cancelled && !isTimeout(error));
+}
 
 /** Every handler method undici may call; the wrapper has exactly the ones the handler has. */
 const HANDLER_METHODS = [
@@ -180,6 +186,8 @@ interface Traced {
   readonly wrapped: Handler;
   readonly scope: SpanScope;
   readonly caller: Context;
+  /** Set when the layer above aborted the request through the legacy `onConnect` abort. */
+  cancelled: boolean;
 }
 
 type TracedClass = new (wrapped: Handler, scope: SpanScope, caller: Context) => Traced;
@@ -191,6 +199,7 @@ function tracedClass(shape: number): TracedClass {
   const known = CLASSES.get(shape);
   if (known) return known;
   class TracedHandler implements Traced {
+    cancelled = false;
     constructor(
       readonly wrapped: Handler,
       readonly scope: SpanScope,
@@ -219,7 +228,7 @@ function forwarder(name: string): (this: Traced, ...args: unknown[]) => unknown 
   }
   return function observeAndForward(this: Traced, ...args: unknown[]): unknown {
     try {
-      observe(this.scope, args);
+      observe(this, args);
     } catch (error) {
       reportTracingFailure(error);
     }

@@ -3,11 +3,12 @@ import type { EventEmitter } from 'node:events';
 import { type Context, SpanKind, context } from '@opentelemetry/api';
 import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
 import { callInCaller } from './call-in.js';
-import { describeRequest, requestName } from './client-attributes.js';
+import { describeRequest, isCallerAbort, requestName } from './client-attributes.js';
 import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
 import { ownContext } from './app-context.js';
 import { type SimpleUrl, simpleUrl } from './simple-url.js';
 import { suppressed } from './suppress.js';
+import { REDACTED } from './redaction.js';
 import { headersToAdd, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
@@ -193,9 +194,12 @@ function emitIn(
  * own would cost an add and a removal per request, and make node:http switch context for it.
  */
 function observe(request: ClientRequest, call: RequestCall, scope: SpanScope, caller: Context): void {
+  // `req.abort()` says 'abort' before the error it causes: the caller's cancel, not an error.
+  let aborted = false;
   emitIn(caller, request, (event, args) => {
     if (event === 'response') endWithResponse(scope, caller, args[1] as IncomingMessage);
-    else if (event === 'error') endWithError(scope, args[1]);
+    else if (event === 'abort') aborted = true;
+    else if (event === 'error') endWithError(scope, args[1], aborted || isCallerAbort(args[1]));
     else if (event === 'close') {
       const status = (request as { res?: IncomingMessage }).res?.statusCode;
       if (status !== undefined) recordStatus(scope, status);
@@ -234,7 +238,8 @@ function directUrl(request: ClientRequest, { url, options }: RequestCall): Simpl
       options.port != null ||
       options.path != null ||
       options.socketPath != null ||
-      options.defaultPort != null)
+      options.defaultPort != null ||
+      options.auth != null)
   )
     return undefined;
   const simple = simpleUrl(url);
@@ -245,7 +250,11 @@ function directUrl(request: ClientRequest, { url, options }: RequestCall): Simpl
   return simple;
 }
 
-/** The request's URL, rebuilt from what node:http resolved (never the `auth` option). */
+/**
+ * The request's URL, rebuilt from what node:http resolved. Credentials (the `auth` option, or a
+ * URL's `user:password@`, which node:http sends as `Authorization`) are never in it: they show as
+ * `REDACTED:REDACTED@`, as the conventions ask.
+ */
 function requestUrl(request: ClientRequest, { url, options }: RequestCall): string | undefined {
   const { protocol, host, path } = request;
   if (!protocol || !host) return undefined;
@@ -255,7 +264,22 @@ function requestUrl(request: ClientRequest, { url, options }: RequestCall): stri
   );
   const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const portPart = Number.isFinite(port) && port > 0 ? `:${port}` : '';
-  return `${protocol}//${bracketed}${portPart}${path}`;
+  const userinfo = hasCredentials(url, options) ? `${REDACTED}:${REDACTED}@` : '';
+  return `${protocol}//${userinfo}${bracketed}${portPart}${path}`;
+}
+
+function hasCredentials(url: string | URL | undefined, options: RequestOptions | undefined): boolean {
+  if (typeof options?.auth === 'string' && options.auth !== '') return true;
+  if (url === undefined) return false;
+  if (typeof url !== 'string') return url.username !== '' || url.password !== '';
+  // Parsed only when an '@' could start one.
+  if (!url.includes('@')) return false;
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return false;
+  }
 }
 
 function defaultPort(request: ClientRequest): number {

@@ -11,10 +11,11 @@ export function recordStatus(scope: SpanScope, status: number): void {
 
 /**
  * Ends the span of a request that failed (network error, timeout) as ERROR; one the caller
- * cancelled on purpose just ends (not an error, semantic conventions v1.41).
+ * cancelled on purpose just ends (not an error, semantic conventions v1.41). `cancelled` is
+ * whether the caller did: by default, an abort error that is not a timeout.
  */
-export function endWithError(scope: SpanScope, error: unknown): void {
-  if (isCallerAbort(error)) {
+export function endWithError(scope: SpanScope, error: unknown, cancelled = isCallerAbort(error)): void {
+  if (cancelled) {
     scope.end();
     return;
   }

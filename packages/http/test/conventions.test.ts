@@ -71,7 +71,7 @@ it.each([
   ['Pool', (origin: string) => new Pool(origin)],
   ['Client', (origin: string) => new Client(origin)],
 ])(
-  'a %s dispatch reports url.full, server.address and server.port from the dispatcher',
+  'a composed %s given the request URL reports url.full, server.address and server.port',
   async (_kind, make) => {
     const pool = make(server.url).compose(traceInterceptor());
     try {

@@ -6,7 +6,7 @@ import { SpanKind, context, propagation, trace } from '@opentelemetry/api';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { W3CPropagator } from '@tracewire/core';
 import { traceFetch, traceInterceptor } from '@tracewire/http';
-import { Agent, request } from 'undici';
+import { Agent, fetch, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
 import { type EchoServer, startEchoServer } from './echo-server.js';
@@ -59,9 +59,9 @@ function expectOneClientSpanSent(parentId: string): void {
 }
 
 describe('next to @opentelemetry/instrumentation-undici', () => {
-  it('traceInterceptor: fetch through the agent sends one traceparent, its own', async () => {
+  it('traceInterceptor: undici.fetch through the agent sends one traceparent, its own', async () => {
     const { parent, after } = await fromParent(async () => {
-      const response = await fetch(`${server.url}/fetch`, { dispatcher: agent } as RequestInit);
+      const response = await fetch(`${server.url}/fetch`, { dispatcher: agent });
       expect(response.status).toBe(200);
       await response.text();
     });

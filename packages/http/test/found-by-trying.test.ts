@@ -1,0 +1,263 @@
+// Found by trying @tracewire/http as an application would (installed from its tarball, against
+// real servers), each named after its scenario; every one failed before its fix.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  DiagLogLevel,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapPropagator,
+  context,
+  diag,
+  trace,
+} from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ATTR_URL_FULL } from '@opentelemetry/semantic-conventions';
+import { traceFetch, traceInterceptor, traceRequest } from '@tracewire/http';
+import { Agent, Pool, ProxyAgent, fetch as undiciFetch, request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { setupTracing } from '../../../test/support/tracing.js';
+import { type EchoServer, startEchoServer } from './echo-server.js';
+
+const tracing = setupTracing();
+const warnings: string[] = [];
+diag.setLogger(
+  {
+    warn: (message: string) => warnings.push(message),
+    error: () => {},
+    info: () => {},
+    debug: () => {},
+    verbose: () => {},
+  },
+  DiagLogLevel.WARN,
+);
+let server: EchoServer;
+/** Answers once its request's body is read, after `?delay=` ms, so a caller has time to abort. */
+let slow: http.Server;
+let slowUrl: string;
+
+beforeAll(async () => {
+  server = await startEchoServer();
+  slow = http.createServer((req, res) => {
+    req.resume();
+    setTimeout(() => res.end('late'), 300).unref();
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  slow.closeAllConnections();
+  await new Promise((resolve) => slow.close(resolve));
+  await server.close();
+  diag.disable();
+  await tracing.shutdown();
+});
+afterEach(() => {
+  tracing.reset();
+  server.received.length = 0;
+  warnings.length = 0;
+});
+
+const clientSpans = () => tracing.spans().filter((span) => span.kind === SpanKind.CLIENT);
+
+/** A promise of `get`'s outcome (status, or the error), with the response drained. */
+function nodeGet(
+  get: typeof http.get,
+  url: string | URL,
+  options: http.RequestOptions = {},
+): Promise<number | Error> {
+  return new Promise((resolve) => {
+    get(url, options, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    }).on('error', resolve);
+  });
+}
+
+describe('node:http credentials show as REDACTED:REDACTED in url.full, and still go out', () => {
+  const get = traceRequest()(http.get);
+  it.each([
+    ['a URL string', () => `http://alice:s3cret@127.0.0.1:${server.port}/p?x=1`, {}],
+    ['a URL object', () => new URL(`http://alice:s3cret@127.0.0.1:${server.port}/p?x=1`), {}],
+    ['the auth option', () => `http://127.0.0.1:${server.port}/p?x=1`, { auth: 'alice:s3cret' }],
+  ])('given as %s', async (_how, url, options) => {
+    expect(await nodeGet(get, url(), options)).toBe(200);
+    expect(server.received[0]?.headers.authorization).toBe(
+      `Basic ${Buffer.from('alice:s3cret').toString('base64')}`,
+    );
+    expect(clientSpans()[0]?.attributes[ATTR_URL_FULL]).toBe(
+      `http://REDACTED:REDACTED@127.0.0.1:${server.port}/p?x=1`,
+    );
+  });
+
+  it('a URL without credentials has none in url.full', async () => {
+    expect(await nodeGet(get, `http://127.0.0.1:${server.port}/p?a@b`)).toBe(200);
+    expect(clientSpans()[0]?.attributes[ATTR_URL_FULL]).toBe(`http://127.0.0.1:${server.port}/p?a@b`);
+  });
+});
+
+describe("who aborted decides the span's status, not the error's name", () => {
+  const agent = new Agent().compose(traceInterceptor());
+  afterAll(() => agent.close());
+
+  it('a proxy refusing the tunnel (undici names it an abort) is an ERROR', async () => {
+    const proxy = http.createServer();
+    proxy.on('connect', (_req, socket) =>
+      socket.end('HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n'),
+    );
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const dispatcher = new ProxyAgent({
+      uri: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    }).compose(traceInterceptor());
+    try {
+      const error = await request(`${server.url}/tunnel`, { dispatcher }).catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe('UND_ERR_ABORTED');
+      const [span] = clientSpans();
+      expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+      expect(span?.attributes[ATTR_ERROR_TYPE]).toBe('UND_ERR_ABORTED');
+    } finally {
+      await dispatcher.close();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it.each([
+    ['undici.request', (signal: AbortSignal) => request(`${slowUrl}/r`, { dispatcher: agent, signal })],
+    ['undici.fetch', (signal: AbortSignal) => undiciFetch(`${slowUrl}/f`, { dispatcher: agent, signal })],
+    ['traceFetch', (signal: AbortSignal) => traceFetch(globalThis.fetch)(`${slowUrl}/t`, { signal })],
+  ])('%s aborted by the caller with a reason of its own is not an error', async (_client, send) => {
+    const controller = new AbortController();
+    const reason = new Error('user cancelled');
+    const pending = send(controller.signal).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(reason), 50);
+    expect(await pending).toBe(reason);
+    const [span] = clientSpans();
+    expect(span?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(span?.attributes[ATTR_ERROR_TYPE]).toBeUndefined();
+  });
+
+  it('undici.request timing out (AbortSignal.timeout) is still an ERROR', async () => {
+    const error = await request(`${slowUrl}/timeout`, {
+      dispatcher: agent,
+      signal: AbortSignal.timeout(50),
+    }).catch((e: unknown) => e);
+    expect((error as Error).name).toBe('TimeoutError');
+    expect(clientSpans()[0]?.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it("node:http req.abort() is the caller's cancel, not an error", async () => {
+    const get = traceRequest()(http.get);
+    const outcome = await new Promise<string>((resolve) => {
+      const req = get(`${slowUrl}/abort`, () => resolve('response'));
+      req.on('error', (error) => resolve((error as NodeJS.ErrnoException).code ?? 'error'));
+      req.on('close', () => resolve('closed'));
+      setTimeout(() => req.abort(), 50);
+    });
+    expect(['ECONNRESET', 'closed']).toContain(outcome);
+    const [span] = clientSpans();
+    expect(span?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(span?.attributes[ATTR_ERROR_TYPE]).toBeUndefined();
+  });
+});
+
+describe('a header the propagator writes that cannot be sent is left out; the request goes as untraced', () => {
+  // Writes a valid traceparent, then a value with a line break and a framing header.
+  const propagator: TextMapPropagator = {
+    inject(_context, carrier, setter) {
+      setter.set(carrier, 'traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+      setter.set(carrier, 'x-tenant', 'a\r\nx-injected: 1');
+      setter.set(carrier, 'content-length', '999');
+    },
+    extract: (ctx) => ctx,
+    fields: () => ['traceparent', 'x-tenant', 'content-length'],
+  };
+  const agent = new Agent().compose(traceInterceptor({ propagator }));
+  afterAll(() => agent.close());
+  const cannotSend: string[] = [];
+
+  it.each([
+    [
+      'undici.request',
+      async () => {
+        const response = await request(`${server.url}/u`, { dispatcher: agent, method: 'POST', body: 'x' });
+        await response.body.text();
+        return response.statusCode;
+      },
+    ],
+    [
+      'traceFetch',
+      async () => {
+        const response = await traceFetch(globalThis.fetch, { propagator })(`${server.url}/f`, {
+          method: 'POST',
+          body: 'x',
+        });
+        await response.text();
+        return response.status;
+      },
+    ],
+    [
+      'traceRequest',
+      () =>
+        new Promise<number | Error>((resolve) => {
+          const req = traceRequest({ propagator })(http.request)(
+            `${server.url}/h`,
+            { method: 'POST' },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', resolve);
+          req.end('x');
+        }),
+    ],
+  ])('%s', async (_client, send) => {
+    // Twice: a wrong content-length would break the kept-alive socket's next request.
+    expect(await send()).toBe(200);
+    expect(await send()).toBe(200);
+    for (const { headers } of server.received) {
+      expect(headers.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+      expect(headers['x-tenant']).toBeUndefined();
+      expect(headers['x-injected']).toBeUndefined();
+      expect(headers['content-length']).toBe('1');
+    }
+    cannotSend.push(...warnings.filter((w) => w.includes('cannot be sent')));
+  });
+
+  it('reports it once through diag, not once a request', () => {
+    expect(cannotSend).toHaveLength(1);
+  });
+});
+
+it('a composed Pool called with a path only still makes its span and sends its traceparent', async () => {
+  const pool = new Pool(server.url).compose(traceInterceptor());
+  try {
+    const response = await pool.request({ path: '/pooled', method: 'GET' });
+    await response.body.text();
+    const [span] = clientSpans();
+    const { traceId, spanId } = span!.spanContext();
+    expect(server.received[0]?.headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+    // No origin reached the interceptor (see the README): no URL attributes rather than wrong ones.
+    expect(span!.attributes[ATTR_URL_FULL]).toBeUndefined();
+  } finally {
+    await pool.close();
+  }
+});
+
+it('the span of a request sent from a span is its child, aborted or not', async () => {
+  const parent = trace.getTracer('test').startSpan('parent');
+  const controller = new AbortController();
+  const agent = new Agent().compose(traceInterceptor());
+  try {
+    await context.with(trace.setSpan(context.active(), parent), async () => {
+      const pending = request(`${slowUrl}/child`, { dispatcher: agent, signal: controller.signal }).catch(
+        () => undefined,
+      );
+      setTimeout(() => controller.abort(), 20);
+      await pending;
+    });
+  } finally {
+    parent.end();
+    await agent.close();
+  }
+  expect(clientSpans()[0]?.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+});
