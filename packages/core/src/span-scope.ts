@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   type Attributes,
   type Context,
   type Span,
@@ -34,6 +35,12 @@ export class SpanScope {
 
   setAttributes(attributes: Attributes): this {
     if (!this.#ended) this.span.setAttributes(attributes);
+    return this;
+  }
+
+  /** One attribute, unless the span ended: no record for the SDK to iterate. */
+  setAttribute(key: string, value: AttributeValue): this {
+    if (!this.#ended) this.span.setAttribute(key, value);
     return this;
   }
 

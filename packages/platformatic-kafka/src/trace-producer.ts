@@ -381,22 +381,28 @@ function recordPlacement(pending: Pending, offsets: unknown[]): void {
     return byPartition.size === 1 ? (byPartition.keys().next().value as number) : undefined;
   });
   const unmapped = new Set(topics.filter((_, i) => placed[i] === undefined));
-  const next = new Map<string, bigint>();
+  // The next message's offset per topic and partition, counted in numbers: exact while the first
+  // offset leaves room for every message of the send below 2^53 (else the offset is left out).
+  const next = new Map<string, Map<number, number>>();
+  const safeBelow = BigInt(Number.MAX_SAFE_INTEGER - topics.length);
   for (let i = 0; i < topics.length; i++) {
     // The span of this message alone; none when it shares the send span or kept its own context.
     const target = scope.messageScope(i);
     const at = placed[i];
     if (!target || at === undefined) continue;
     const topic = topics[i] as string;
-    const placement: Attributes = {};
-    if (partitions[i] === undefined) placement[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(at);
+    // One attribute at a time: no record for the SDK to iterate, per message.
+    if (partitions[i] === undefined) target.setAttribute(ATTR_MESSAGING_DESTINATION_PARTITION_ID, String(at));
+    if (unmapped.has(topic)) continue;
     const first = base.get(topic)?.get(at);
-    if (first !== undefined && !unmapped.has(topic)) {
-      const slot = `${at}:${topic}`;
-      const offset = next.get(slot) ?? first;
-      next.set(slot, offset + 1n);
-      if (offset <= BigInt(Number.MAX_SAFE_INTEGER)) placement[ATTR_KAFKA_OFFSET] = Number(offset);
+    if (first === undefined || first > safeBelow) continue;
+    let counted = next.get(topic);
+    if (!counted) {
+      counted = new Map();
+      next.set(topic, counted);
     }
-    target.setAttributes(placement);
+    const offset = counted.get(at) ?? Number(first);
+    counted.set(at, offset + 1);
+    target.setAttribute(ATTR_KAFKA_OFFSET, offset);
   }
 }
