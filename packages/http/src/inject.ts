@@ -25,11 +25,11 @@ export function injectedHeaders(outgoing: OutgoingSpans<Injected>, scope: SpanSc
 }
 
 // RFC 9110 field names (tokens) and values (no CR, LF, NUL or other controls but tab; node:http
-// and undici throw on those).
+// and undici throw on those). The W3C names are known good: only their values are checked.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const W3C_NAMES: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'baggage']);
 // Names that say how the message is framed or routed, not what it carries.
-const FRAMING = new Set([
+const FRAMING: ReadonlySet<string> = new Set([
   'content-length',
   'transfer-encoding',
   'host',
@@ -42,12 +42,17 @@ const FRAMING = new Set([
 ]);
 
 function isSendable(name: string, value: unknown): boolean {
-  return (
-    typeof value === 'string' &&
-    TOKEN.test(name) &&
-    !INVALID_VALUE.test(value) &&
-    !FRAMING.has(name.toLowerCase())
-  );
+  if (typeof value !== 'string' || !isFieldValue(value)) return false;
+  return W3C_NAMES.has(name) || (TOKEN.test(name) && !FRAMING.has(name.toLowerCase()));
+}
+
+/** One pass over the characters: a loop beats a regular expression on these short values. */
+function isFieldValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f || code > 0xff) return false;
+  }
+  return true;
 }
 
 /**
