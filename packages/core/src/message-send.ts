@@ -122,6 +122,27 @@ export function createMessageSendSpans<Carrier>(
     }
   };
 
+  /** What the propagator writes for `ctx`, as `[name, value]` pairs; none if it failed. */
+  const injectOnce = (ctx: Context): Array<[string, string]> => {
+    const record: Record<string, string> = Object.create(null);
+    try {
+      propagator.inject(ctx, record, RECORD_SETTER);
+    } catch (error) {
+      reportOnce(injectFailed, error);
+      return [];
+    }
+    return Object.entries(record);
+  };
+  /** Writes headers {@link injectOnce} got into one message's carrier, as `inject` would. */
+  const write = (headers: Array<[string, string]>, carrier: Carrier): void => {
+    try {
+      for (const field of fields) remove(carrier, field);
+      for (const [name, value] of headers) setter.set(carrier, name, value);
+    } catch (error) {
+      reportOnce(injectFailed, error);
+    }
+  };
+
   /** The creation context a message already carries, if valid. */
   const carried = (carrier: Carrier): Link | undefined => {
     try {
@@ -186,7 +207,10 @@ export function createMessageSendSpans<Carrier>(
           parent,
           links.length ? links : undefined,
         );
-        for (let i = 0; i < count; i++) if (!own[i]) inject(send.context, messages[i]!.carrier);
+        // One context for every message: injected once, then written into each carrier (the same
+        // headers a propagator writes for the same context, without formatting them per message).
+        const headers = injectOnce(send.context);
+        for (let i = 0; i < count; i++) if (!own[i]) write(headers, messages[i]!.carrier);
         return batchOf(send, new Array(count).fill(undefined), own, describeError);
       }
 
@@ -211,6 +235,12 @@ export function createMessageSendSpans<Carrier>(
     },
   };
 }
+
+const RECORD_SETTER: TextMapSetter<Record<string, string>> = {
+  set(carrier, key, value) {
+    carrier[key] = value;
+  },
+};
 
 function propagatorFields(propagator: TextMapPropagator): string[] {
   try {

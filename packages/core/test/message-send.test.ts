@@ -2,6 +2,7 @@ import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentele
 import {
   type HeaderRecord,
   type OutgoingMessage,
+  W3CPropagator,
   createMessageSendSpans,
   headerGetter,
   headerSetter,
@@ -93,6 +94,21 @@ describe('message sends: one shape per case', () => {
     expect(span?.attributes['messaging.batch.message_count']).toBe(2);
     expect(carriers.map(spanIdOf)).toEqual([span?.spanContext().spanId, span?.spanContext().spanId]);
     expect(send.messageScope(0)).toBeUndefined();
+  });
+
+  it('createSpans false: each message gets what a per-message inject writes (baggage too), stale fields replaced', () => {
+    const active = propagation.setBaggage(
+      context.active(),
+      propagation.createBaggage({ tenant: { value: 'acme' } }),
+    );
+    const carriers: HeaderRecord[] = [{ baggage: 'stale=1', other: 'kept' }, {}, { tracestate: 'stale=2' }];
+    const send = spansWith(false).start(call, carriers.map(message), active);
+    const expected: HeaderRecord = {};
+    new W3CPropagator().inject(send.send.context, expected, headerSetter);
+    send.succeed();
+    expect(expected.traceparent).toBeDefined();
+    expect(expected.baggage).toBe('tenant=acme');
+    expect(carriers).toEqual([{ ...expected, other: 'kept' }, expected, expected]);
   });
 
   it('createSpans must be a boolean', () => {
