@@ -297,7 +297,11 @@ function prepare(
       copy = [...(entries[entry]!.messages as unknown[])];
       copies.set(entry, copy);
     }
-    copy[index] = { ...message, headers: outgoing[i]!.carrier };
+    // Object.assign, then the key: on Node 20 a spread then a key the message lacks takes a slow
+    // path (~0.4-2 µs a message).
+    const traced = Object.assign({}, message);
+    traced.headers = outgoing[i]!.carrier;
+    copy[index] = traced;
   });
   for (const [entry, copy] of copies) perTopic[entry] = copy;
   return { send, placed, perTopic };

