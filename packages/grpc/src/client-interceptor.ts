@@ -89,12 +89,16 @@ export function clientInterceptor(options: ClientInterceptorOptions = {}): Inter
         } catch (error) {
           reportOnce(START_FAILED, error);
         }
-        startNext(
-          carrier,
-          scope
-            ? new TracedListener(listener, scope, parent, callOptions.method_definition.responseStream)
-            : listener,
-        );
+        const traced = scope
+          ? new TracedListener(listener, scope, parent, callOptions.method_definition.responseStream)
+          : listener;
+        try {
+          startNext(carrier, traced);
+        } catch (error) {
+          // An interceptor inside this one threw: the call never starts, so no status will come.
+          scope?.fail(error).end();
+          throw error;
+        }
       },
     });
   };

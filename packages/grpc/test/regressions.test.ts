@@ -1,14 +1,17 @@
 // Regression tests of issue #12 for the gRPC interceptors, each named after its scenario.
 import {
   type Client,
+  InterceptingCall,
+  type InterceptorOptions,
   Metadata,
+  type NextCall,
   Server,
   ServerCredentials,
   type ServiceDefinition,
   credentials,
   makeGenericClientConstructor,
 } from '@grpc/grpc-js';
-import { SpanKind, context, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { clientInterceptor } from '@tracewire/grpc';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { parentSpanId, setupTracing } from '../../../test/support/tracing.js';
@@ -106,6 +109,59 @@ it('two stacked clientInterceptor()s make one CLIENT span, whose context goes ou
     expect(clients).toHaveLength(1);
     const { traceId, spanId } = clients[0]!.spanContext();
     expect(received[0]!.get('traceparent')).toEqual([`00-${traceId}-${spanId}-01`]);
+  } finally {
+    client.close();
+  }
+});
+
+// Found by trying it as an app: the span stayed open for good.
+it('an interceptor inside clientInterceptor() that throws in start: the app sees the throw, the CLIENT span ends ERROR', () => {
+  const failure = new Error('inner start() throws');
+  const throwing = (options: InterceptorOptions, nextCall: NextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start() {
+        throw failure;
+      },
+    });
+  const client = new EchoClient(target, credentials.createInsecure(), {
+    interceptors: [clientInterceptor(), throwing],
+  });
+  try {
+    expect(() =>
+      (client as unknown as { Echo: Unary }).Echo(Buffer.from('hi'), new Metadata(), () => {}),
+    ).toThrow(failure);
+    const [span, ...rest] = tracing.spans().filter((s) => s.kind === SpanKind.CLIENT);
+    expect(rest).toEqual([]);
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span?.attributes['error.type']).toBe('Error');
+  } finally {
+    client.close();
+  }
+});
+
+// Found by trying it as an app: the interceptor between copied the metadata, and the mark with it
+// was lost: two sibling CLIENT spans.
+it('two clientInterceptor()s with one between that clones the metadata make one CLIENT span', async () => {
+  const cloning = (options: InterceptorOptions, nextCall: NextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        next(metadata.clone(), listener);
+      },
+    });
+  const client = new EchoClient(target, credentials.createInsecure(), {
+    interceptors: [clientInterceptor(), cloning, clientInterceptor()],
+  });
+  try {
+    const metadata = new Metadata({ waitForReady: true });
+    await call(client, metadata);
+    const clients = tracing.spans().filter((s) => s.kind === SpanKind.CLIENT);
+    expect(clients).toHaveLength(1);
+    const { traceId, spanId } = clients[0]!.spanContext();
+    expect(received[0]!.get('traceparent')).toEqual([`00-${traceId}-${spanId}-01`]);
+    // The app's own Metadata is not marked: its next call is traced again.
+    expect(metadata.getOptions()).toEqual({ waitForReady: true });
+    await call(client, metadata);
+    expect(tracing.spans().filter((s) => s.kind === SpanKind.CLIENT)).toHaveLength(2);
   } finally {
     client.close();
   }
