@@ -71,3 +71,4 @@ export {
 } from './message-send.js';
 export { reportOnce } from './report.js';
 export { VERSION } from './version.js';
+export { isTracingSuppressed, suppressTracing } from './suppressed.js';

@@ -10,3 +10,11 @@ const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUP
 export function isTracingSuppressed(context: Context): boolean {
   return context.getValue(SUPPRESS_TRACING_KEY) === true;
 }
+
+/**
+ * `context` with tracing suppressed, as @opentelemetry/core's `suppressTracing` marks it: the SDK
+ * tracer makes no span there, and OpenTelemetry's propagators and tracewire's inject nothing.
+ */
+export function suppressTracing(context: Context): Context {
+  return context.setValue(SUPPRESS_TRACING_KEY, true);
+}
