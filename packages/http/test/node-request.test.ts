@@ -392,6 +392,22 @@ describe('traceRequest', () => {
     expect(spans[1]!.links.map((link) => link.context.spanId)).toEqual(['b7ad6b7169203331']);
   });
 
+  it('wrapped twice, with headers as a flat list, makes one CLIENT span (the mark is on the merged list)', async () => {
+    const twice = traceRequest()(traceRequest()(http.request));
+    // A flat list is sent as it is: node:http adds no Host to it.
+    const headers = ['host', 'localhost', 'x-app', 'kept'];
+    expect(await finish(twice(`${server.url}/list`, { headers }))).toBe(200);
+    const [span] = await tracing.waitForSpans(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(tracing.spans()).toHaveLength(1);
+    const { traceId, spanId } = span!.spanContext();
+    expect(server.received[0]?.headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+    expect(server.received[0]?.headers['x-app']).toBe('kept');
+    // The caller's list is not the one sent, and carries no mark.
+    expect(headers).toEqual(['host', 'localhost', 'x-app', 'kept']);
+    expect(Object.getOwnPropertySymbols(headers)).toEqual([]);
+  });
+
   it('wrapped twice with a library copying the options in between, makes one CLIENT span', async () => {
     const copying = (inner: typeof http.request) =>
       ((url: string, options: http.RequestOptions) =>
