@@ -88,6 +88,12 @@ export interface MessageCarrier<Carrier> {
 /** Starts the spans of message sends; options resolved once, when the adapter's factory runs. */
 export interface MessageSendSpans<Carrier> {
   start(call: SendCall, messages: readonly OutgoingMessage<Carrier>[], parent?: Context): MessageSend;
+  /**
+   * Whether a send of `count` messages records their {@link OutgoingMessage.attributes}: false
+   * with `createSpans: false` and several messages (one span for the call), when an adapter can
+   * skip building them.
+   */
+  recordsMessageAttributes(count: number): boolean;
 }
 
 /**
@@ -166,6 +172,7 @@ export function createMessageSendSpans<Carrier>(
   };
 
   return {
+    recordsMessageAttributes: (count) => createSpans || count === 1,
     start(call, messages, parent = context.active()) {
       checkSetupOnce();
       const count = messages.length;

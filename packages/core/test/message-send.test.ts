@@ -96,6 +96,23 @@ describe('message sends: one shape per case', () => {
     expect(send.messageScope(0)).toBeUndefined();
   });
 
+  it('records per-message attributes only where a span shows them: not for several messages under createSpans false', () => {
+    expect([1, 2, 100].map((count) => spansWith().recordsMessageAttributes(count))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect([1, 2, 100].map((count) => spansWith(false).recordsMessageAttributes(count))).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    // Where it says false, the call's span indeed carries none of the messages' attributes.
+    const send = spansWith(false).start(call, [message(), message()]);
+    send.succeed();
+    expect(tracing.spans()[0]?.attributes['test.key']).toBeUndefined();
+  });
+
   it('createSpans false: each message gets what a per-message inject writes (baggage too), stale fields replaced', () => {
     const active = propagation.setBaggage(
       context.active(),

@@ -4,7 +4,6 @@ import {
   type MessageSend,
   type MessageSendOptions,
   type MessageSendSpans,
-  type OutgoingMessage,
   type SpanScope,
   createMessageSendSpans,
   isPromiseLike as isThenable,
@@ -259,7 +258,7 @@ function prepare(
   entries: Array<{ topic: unknown; messages: unknown }>,
   destination: unknown,
 ): Prepared | undefined {
-  const outgoing: OutgoingMessage<IHeaders>[] = [];
+  const outgoing: Array<{ carrier: IHeaders; destination: string; attributes: Attributes | undefined }> = [];
   const placed: Placed[] = [];
   const slots: Array<{ entry: number; index: number; message: Message }> = [];
   const perTopic: unknown[] = entries.map((entry) => entry.messages);
@@ -271,16 +270,18 @@ function prepare(
       if (headers !== undefined && headers !== null && typeof headers !== 'object') return;
       const carrier: IHeaders = { ...headers };
       const { partition } = message as Message;
-      outgoing.push({
-        carrier,
-        destination: topic,
-        attributes: messageAttributes(topic, message as Message),
-      });
+      // The attributes come after the loop, once the count says whether they are recorded.
+      outgoing.push({ carrier, destination: topic, attributes: undefined });
       placed.push({ topic, partition: Number.isInteger(partition) ? partition : undefined });
       slots.push({ entry, index, message: message as Message });
     });
   });
   if (outgoing.length === 0) return undefined;
+  if (spans.recordsMessageAttributes(outgoing.length)) {
+    for (let i = 0; i < outgoing.length; i++) {
+      outgoing[i]!.attributes = messageAttributes(outgoing[i]!.destination, slots[i]!.message);
+    }
+  }
   const call: Attributes = {
     [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_KAFKA,
     [ATTR_MESSAGING_SYSTEM_NAME]: MESSAGING_SYSTEM_KAFKA,

@@ -135,16 +135,26 @@ export function kafkaHeaderSetter(format: HeaderFormat = 'buffer'): TextMapSette
   return format === 'string' ? stringSetter : bufferSetter;
 }
 
+// The W3C names as bytes, made once: every message a propagator writes to carries them. The client
+// only reads a header's name when it serializes the message.
+const NAME_BYTES: ReadonlyMap<string, Buffer> = new Map(
+  ['traceparent', 'tracestate', 'baggage'].map((name) => [name, Buffer.from(name, 'latin1')]),
+);
+
 function createSetter(bytes: boolean): TextMapSetter<OutgoingHeaders> {
   return {
     set(carrier: OutgoingHeaders, key: string, value: string): void {
       if (carrier === null || typeof carrier !== 'object') return;
-      const lowerKey = key.toLowerCase();
+      const known = NAME_BYTES.get(key);
+      const lowerKey = known === undefined ? key.toLowerCase() : key;
       if (carrier instanceof Map) {
-        for (const name of carrier.keys()) {
-          if (ofFormat(name, bytes) && nameMatches(name, key, lowerKey)) carrier.delete(name);
+        // An empty Map (a message without headers: the common case) has no other spelling to remove.
+        if (carrier.size > 0) {
+          for (const name of carrier.keys()) {
+            if (ofFormat(name, bytes) && nameMatches(name, key, lowerKey)) carrier.delete(name);
+          }
         }
-        if (bytes) carrier.set(Buffer.from(key, 'latin1'), Buffer.from(value, 'latin1'));
+        if (bytes) carrier.set(known ?? Buffer.from(key, 'latin1'), Buffer.from(value, 'latin1'));
         else carrier.set(key, value);
         return;
       }

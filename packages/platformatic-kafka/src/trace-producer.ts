@@ -247,6 +247,7 @@ function prepare({ spans, headerFormat }: SendTracing, sendOptions: unknown): Pr
   if (messages === undefined || messages.length === 0) return undefined;
   try {
     const count = messages.length;
+    const described = spans.recordsMessageAttributes(count);
     const copies: unknown[] = new Array(count);
     const outgoing: Array<OutgoingMessage<OutgoingHeaders>> = new Array(count);
     const topics: string[] = new Array(count);
@@ -273,7 +274,9 @@ function prepare({ spans, headerFormat }: SendTracing, sendOptions: unknown): Pr
       outgoing[i] = {
         carrier,
         destination: topic,
-        attributes: messageAttributes(topic, message, count === 1 ? 'send' : 'create'),
+        attributes: described
+          ? messageAttributes(topic, message, count === 1 ? 'send' : 'create')
+          : undefined,
       };
       topics[i] = topic;
       partitions[i] = Number.isInteger(message.partition) ? (message.partition as number) : undefined;
