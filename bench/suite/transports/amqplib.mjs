@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { context, trace } from '@opentelemetry/api';
 import { TRACEPARENT, TRACE_ID } from '../constants.mjs';
-import { endLike, floorTracer, pick, startFrom } from '../floor.mjs';
+import { endLike, floorTracer, pick, startFrom, withKey } from '../floor.mjs';
 
 const require = createRequire(import.meta.url);
 const PREFETCH = 200;
@@ -40,7 +40,7 @@ export async function setup(row, variant, { template, env, parent }) {
           let ok;
           if (shape) {
             const span = startFrom(tracer, shape, undefined);
-            ok = channel.publish('', queue, BODY, { ...options, headers: header }, () =>
+            ok = channel.publish('', queue, BODY, withKey(options, 'headers', header), () =>
               endLike(span, shape),
             );
           } else ok = channel.publish('', queue, BODY, options);

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { context, trace } from '@opentelemetry/api';
 import { REMOTE_LINK, TRACEPARENT, TRACE_ID } from '../constants.mjs';
-import { endLike, floorSender, floorTracer, pick, startFrom } from '../floor.mjs';
+import { endLike, floorSender, floorTracer, pick, startFrom, withKey } from '../floor.mjs';
 
 const require = createRequire(import.meta.url);
 export const PER_SEND = 100;
@@ -129,7 +129,7 @@ async function producerVariant(row, variant, producer, template) {
     template,
     PER_SEND,
     (record) => producer.send(record),
-    (message) => ({ ...message, headers: header }),
+    (message) => withKey(message, 'headers', header),
   );
 }
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { context, trace } from '@opentelemetry/api';
 import { TRACEPARENT, TRACE_ID } from '../constants.mjs';
-import { endLike, floorSender, floorTracer, pick, startFrom } from '../floor.mjs';
+import { endLike, floorSender, floorTracer, pick, startFrom, withKey } from '../floor.mjs';
 
 export const PER_SEND = 100;
 const IN_FLIGHT = 4;
@@ -112,7 +112,7 @@ async function producerVariant(variant, producer, template) {
     template,
     PER_SEND,
     (record) => producer.send(record),
-    (message) => ({ ...message, headers: new Map([[TRACEPARENT_NAME, TRACEPARENT_VALUE]]) }),
+    (message) => withKey(message, 'headers', new Map([[TRACEPARENT_NAME, TRACEPARENT_VALUE]])),
   );
 }
 
