@@ -268,32 +268,61 @@ function batchOf(
   own: Array<Link | undefined>,
   describeError: (error: unknown) => string,
 ): MessageSend {
-  const each = (fn: (scope: SpanScope) => void): void => {
-    for (const scope of perMessage) if (scope && scope !== send) fn(scope);
-    fn(send);
-  };
-  return {
-    send,
-    messageScope: (index) => perMessage[index],
-    preserved: (index) => own[index] !== undefined,
-    succeed() {
-      each((scope) => scope.end());
-    },
-    fail(error) {
-      if (!send.ended) recordException(send, error);
-      let type: string;
-      try {
-        type = describeError(error);
-      } catch {
-        type = '_OTHER';
-      }
-      const message = error instanceof Error ? error.message : undefined;
-      each((scope) => scope.failWith(type, message).end());
-    },
-    failWith(type, message) {
-      each((scope) => scope.failWith(type, message).end());
-    },
-  };
+  return new Batch(send, perMessage, own, describeError);
+}
+
+/**
+ * One send's spans. A class, not an object of closures: a confirm channel or a producer holds
+ * one per send in flight until the broker answers, and six closures each are six more objects
+ * for the GC to move when thousands are pending.
+ */
+class Batch implements MessageSend {
+  readonly send: SpanScope;
+  readonly #perMessage: Array<SpanScope | undefined>;
+  readonly #own: Array<Link | undefined>;
+  readonly #describeError: (error: unknown) => string;
+
+  constructor(
+    send: SpanScope,
+    perMessage: Array<SpanScope | undefined>,
+    own: Array<Link | undefined>,
+    describeError: (error: unknown) => string,
+  ) {
+    this.send = send;
+    this.#perMessage = perMessage;
+    this.#own = own;
+    this.#describeError = describeError;
+  }
+
+  messageScope(index: number): SpanScope | undefined {
+    return this.#perMessage[index];
+  }
+
+  preserved(index: number): boolean {
+    return this.#own[index] !== undefined;
+  }
+
+  succeed(): void {
+    for (const scope of this.#perMessage) if (scope && scope !== this.send) scope.end();
+    this.send.end();
+  }
+
+  fail(error: unknown): void {
+    if (!this.send.ended) recordException(this.send, error);
+    let type: string;
+    try {
+      type = this.#describeError(error);
+    } catch {
+      type = '_OTHER';
+    }
+    this.failWith(type, error instanceof Error ? error.message : undefined);
+  }
+
+  failWith(type: string, message?: string): void {
+    for (const scope of this.#perMessage)
+      if (scope && scope !== this.send) scope.failWith(type, message).end();
+    this.send.failWith(type, message).end();
+  }
 }
 
 function recordException(scope: SpanScope, error: unknown): void {
