@@ -124,12 +124,12 @@ async function producerVariant(row, variant, producer, template) {
   }
   if (variant !== 'floor') return producer;
   // The floor copies tracewire's structure: the spans it made once per message, and once per send.
-  const header = { traceparent: TRACEPARENT };
   return floorSender(
     template,
     PER_SEND,
     (record) => producer.send(record),
-    (message) => withKey(message, 'headers', header),
+    // A headers object per message, as the adapter's (the value constant).
+    (message) => withKey(message, 'headers', { traceparent: TRACEPARENT }),
   );
 }
 
