@@ -199,7 +199,7 @@ export function createMessageSendSpans<Carrier>(
           links.length ? links : undefined,
         );
         if (!own[0]) inject(send.context, message.carrier);
-        return batchOf(send, own[0] ? [undefined] : [send], own, describeError);
+        return new Batch(send, own[0] ? [undefined] : [send], own, describeError);
       }
 
       const sendAttributes = call.attributes;
@@ -218,7 +218,7 @@ export function createMessageSendSpans<Carrier>(
         // headers a propagator writes for the same context, without formatting them per message).
         const headers = injectOnce(send.context);
         for (let i = 0; i < count; i++) if (!own[i]) write(headers, messages[i]!.carrier);
-        return batchOf(send, new Array(count).fill(undefined), own, describeError);
+        return new Batch(send, new Array(count).fill(undefined), own, describeError);
       }
 
       const creates: Array<SpanScope | undefined> = new Array(count);
@@ -238,7 +238,7 @@ export function createMessageSendSpans<Carrier>(
         sendLinks.push({ context: create.span.spanContext() });
       }
       const send = startSpan(sendName, SpanKind.CLIENT, sendAttributes, parent, sendLinks);
-      return batchOf(send, creates, own, describeError);
+      return new Batch(send, creates, own, describeError);
     },
   };
 }
@@ -260,15 +260,6 @@ function propagatorFields(propagator: TextMapPropagator): string[] {
 function operation(attributes: Attributes, name: 'send' | 'create'): void {
   attributes[ATTR_MESSAGING_OPERATION_TYPE] = name;
   attributes[ATTR_MESSAGING_OPERATION_NAME] = name;
-}
-
-function batchOf(
-  send: SpanScope,
-  perMessage: Array<SpanScope | undefined>,
-  own: Array<Link | undefined>,
-  describeError: (error: unknown) => string,
-): MessageSend {
-  return new Batch(send, perMessage, own, describeError);
 }
 
 /**
