@@ -66,6 +66,10 @@ describe('parseTraceparent: invalid headers start a new trace', () => {
     ['undefined', undefined],
     ['null', null],
     ['non-ASCII bytes', `00-${TRACE_ID.slice(0, 31)}é-${SPAN_ID}-01`],
+    // The scan looks chars up by their low byte: these have a hex digit's ('a', '0', '1').
+    ['a char whose low byte is a hex letter', `00-${TRACE_ID.slice(0, 31)}\u0161-${SPAN_ID}-01`],
+    ['a char whose low byte is a hex digit', `00-${TRACE_ID}-\u0130${SPAN_ID.slice(1)}-01`],
+    ['a char above U+00FF in an all-zero id', `00-${'0'.repeat(31)}\u0631-${SPAN_ID}-01`],
     ['oversized header (100 KB)', `cc-${TRACE_ID}-${SPAN_ID}-01-${'a'.repeat(100_000)}`],
     ['just over the hard cap', `cc-${TRACE_ID}-${SPAN_ID}-01-${'a'.repeat(MAX_TRACEPARENT_LENGTH)}`],
   ];
@@ -113,6 +117,10 @@ describe('formatTraceparent', () => {
     ['all-zero span id', { traceId: TRACE_ID, spanId: '0'.repeat(16), traceFlags: 1 }],
     ['upper-case trace id', { traceId: TRACE_ID.toUpperCase(), spanId: SPAN_ID, traceFlags: 1 }],
     ['short span id', { traceId: TRACE_ID, spanId: 'abc', traceFlags: 1 }],
+    [
+      'a char whose low byte is a hex digit',
+      { traceId: TRACE_ID, spanId: `${SPAN_ID.slice(1)}\u0631`, traceFlags: 1 },
+    ],
     ['missing fields', {}],
     ['null', null],
   ];
