@@ -21,6 +21,7 @@ export interface OwnContext {
  * generator) is read once into pairs, returned as a re-iterable that is not an array.
  */
 export function ownContext(headers: unknown): OwnContext {
+  if (headers === undefined) return NO_HEADERS;
   if (headers === null || typeof headers !== 'object') return { headers, traceparent: undefined };
   if (headers instanceof Headers) {
     return { headers, traceparent: headers.get(TRACEPARENT) ?? undefined };
@@ -63,6 +64,9 @@ export function appContextLink(traceparent: unknown): Link | undefined {
     },
   };
 }
+
+// Most requests carry no headers of their own: they share one answer instead of a new object each.
+const NO_HEADERS: OwnContext = Object.freeze({ headers: undefined, traceparent: undefined });
 
 function isTraceparent(name: unknown): boolean {
   return typeof name === 'string' && name.length === 11 && name.toLowerCase() === TRACEPARENT;

@@ -1,9 +1,9 @@
 import { SpanKind, context } from '@opentelemetry/api';
-import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
+import { type SpanScope, createOutgoingSpans } from '@tracewire/core';
 import { describeRequest, isCallerAbort, isTimeout } from './client-attributes.js';
 import { type Injected, mergeFetchHeaders } from './headers.js';
 import { ownContext } from './app-context.js';
-import { headersToAdd, reportTracingFailure } from './inject.js';
+import { headersToAdd, injectedSetter, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, isTraced, markTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 import { suppressed, undiciRequestsWatched } from './suppress.js';
@@ -43,7 +43,7 @@ export function traceFetch(
     throw new TypeError('@tracewire/http: traceFetch needs a fetch function (none is global here)');
   }
   if (!enabled) return fetchImpl;
-  const outgoing = createOutgoingSpans<Injected>(tracing, IDENTITY, SpanKind.CLIENT, headerSetter);
+  const outgoing = createOutgoingSpans<Injected>(tracing, IDENTITY, SpanKind.CLIENT, injectedSetter);
 
   return function tracedFetch(input, init) {
     const active = context.active();

@@ -1,12 +1,13 @@
 import { type Context, SpanKind, context } from '@opentelemetry/api';
-import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
+import { type SpanScope, createOutgoingSpans } from '@tracewire/core';
 import { callInCaller } from './call-in.js';
 import { describeRequest, isTimeout } from './client-attributes.js';
 import { type Injected, mergeDispatchHeaders } from './headers.js';
 import { ownContext } from './app-context.js';
-import { headersToAdd, reportTracingFailure } from './inject.js';
+import { headersToAdd, injectedSetter, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY, isTraced } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
+import { simpleUrlOf } from './simple-url.js';
 import { suppressed, undiciRequestsWatched } from './suppress.js';
 
 /** The part of undici's `Dispatcher.DispatchOptions` the interceptor reads. */
@@ -46,7 +47,7 @@ export function traceInterceptor({
   ...tracing
 }: HttpClientOptions = {}): DispatchInterceptor {
   if (!enabled) return <D extends Dispatch>(dispatch: D): D => dispatch;
-  const outgoing = createOutgoingSpans<Injected>(tracing, IDENTITY, SpanKind.CLIENT, headerSetter);
+  const outgoing = createOutgoingSpans<Injected>(tracing, IDENTITY, SpanKind.CLIENT, injectedSetter);
 
   return <D extends Dispatch>(dispatch: D): D => {
     const next: Dispatch = dispatch;
@@ -57,7 +58,7 @@ export function traceInterceptor({
       let tracedOptions: DispatchOptions;
       let tracedHandler: object;
       try {
-        const { name, attributes } = describeRequest(options.method, urlOf(options));
+        const { name, attributes } = describeDispatch(options);
         scope = outgoing.start(undefined, name, attributes, active);
         const own = ownContext(options.headers);
         const headers = mergeDispatchHeaders(own.headers, headersToAdd(outgoing, scope, own));
@@ -94,6 +95,16 @@ const DISPATCHED = Symbol.for('@tracewire/http: dispatched by traceInterceptor')
 
 function isDispatched(options: DispatchOptions): boolean {
   return (options as unknown as Record<symbol, unknown>)[DISPATCHED] === true;
+}
+
+/** The span name and attributes; a pool's origin string is scanned once, not with every path. */
+function describeDispatch(options: DispatchOptions) {
+  const { origin, path } = options;
+  const simple =
+    typeof origin === 'string' && typeof path === 'string' ? simpleUrlOf(origin, path) : undefined;
+  return simple
+    ? describeRequest(options.method, undefined, simple)
+    : describeRequest(options.method, urlOf(options));
 }
 
 /**
@@ -254,14 +265,26 @@ function forwarder(name: string): (this: Traced, ...args: unknown[]) => unknown 
  * and no header conversion runs twice per request.
  */
 function traceHandler(handler: Handler, scope: SpanScope, caller: Context): Traced {
+  // undici's WrapHandler has all its methods on its prototype: its wrapper class is found once.
+  const type = (handler as { constructor?: unknown }).constructor;
+  if (type === wrapHandlerType && type !== undefined) return new wrapHandlerClass!(handler, scope, caller);
   const legacyOnly = isWrapHandler(handler);
   let shape = 0;
   for (let bit = 0; bit < HANDLER_METHODS.length; bit++) {
     const name = HANDLER_METHODS[bit]!;
     if (typeof handler[name] === 'function' && !(legacyOnly && !LEGACY_METHODS.has(name))) shape |= 1 << bit;
   }
-  return new (tracedClass(shape))(handler, scope, caller);
+  const traced = tracedClass(shape);
+  if (legacyOnly && wrapHandlerType === undefined && Object.keys(handler).length === 0) {
+    wrapHandlerType = type;
+    wrapHandlerClass = traced;
+  }
+  return new traced(handler, scope, caller);
 }
+
+// The WrapHandler class met first (one per undici copy; a second copy takes the general path).
+let wrapHandlerType: unknown;
+let wrapHandlerClass: TracedClass | undefined;
 
 function isWrapHandler(handler: Handler): boolean {
   const type = (handler as { constructor?: { name?: unknown } }).constructor;

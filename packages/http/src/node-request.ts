@@ -1,7 +1,7 @@
 import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { EventEmitter } from 'node:events';
 import { type Context, SpanKind, context } from '@opentelemetry/api';
-import { type SpanScope, createOutgoingSpans, headerSetter } from '@tracewire/core';
+import { type SpanScope, createOutgoingSpans } from '@tracewire/core';
 import { callInCaller } from './call-in.js';
 import { describeRequest, isCallerAbort, requestName } from './client-attributes.js';
 import { type Injected, mergeIntoFlatList, mergeIntoRecord } from './headers.js';
@@ -9,7 +9,7 @@ import { ownContext } from './app-context.js';
 import { type SimpleUrl, simpleUrl } from './simple-url.js';
 import { suppressed } from './suppress.js';
 import { REDACTED } from './redaction.js';
-import { headersToAdd, reportTracingFailure } from './inject.js';
+import { headersToAdd, injectedSetter, reportTracingFailure } from './inject.js';
 import { type HttpClientOptions, IDENTITY } from './options.js';
 import { endWithError, recordStatus } from './outcome.js';
 
@@ -29,7 +29,7 @@ export function traceRequest({
   ...tracing
 }: HttpClientOptions = {}): <F extends RequestFunction>(request: F) => F {
   if (!enabled) return (request) => request;
-  const outgoing = createOutgoingSpans<Injected>(tracing, IDENTITY, SpanKind.CLIENT, headerSetter);
+  const outgoing = createOutgoingSpans<Injected>(tracing, IDENTITY, SpanKind.CLIENT, injectedSetter);
 
   return <F extends RequestFunction>(request: F): F => {
     const next = request as unknown as (...args: unknown[]) => ClientRequest;

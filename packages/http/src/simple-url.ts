@@ -85,28 +85,7 @@ export function simpleUrl(url: string): SimpleUrl | undefined {
   // The path and query: characters the parser keeps, no dot segment ('/.', '%2e'), no fragment.
   const first = url.charCodeAt(portEnd);
   if (portEnd < length && first !== SLASH && first !== QUESTION) return undefined;
-  let query = -1;
-  let maybeSecret = false;
-  for (let i = portEnd; i < length; i++) {
-    code = url.charCodeAt(i);
-    if (code >= 128) return undefined;
-    const flags = CHARS[code]!;
-    if (query !== -1) {
-      if ((flags & QUERY) === 0) return undefined;
-      if ((flags & SECRET) !== 0) maybeSecret = true;
-    } else if (code === QUESTION) {
-      query = i;
-    } else {
-      if ((flags & PATH) === 0) return undefined;
-      if (code === DOT && url.charCodeAt(i - 1) === SLASH) return undefined;
-      if (code === PERCENT && url.charCodeAt(i + 1) === 50 && (url.charCodeAt(i + 2) | 0x20) === 101)
-        return undefined;
-    }
-  }
-  if (maybeSecret) {
-    const search = url.slice(query);
-    for (const key of SECRET_QUERY_KEYS) if (search.includes(key)) return undefined;
-  }
+  if (!isSimpleTail(url, portEnd)) return undefined;
 
   // The parser drops a default port, and makes an empty path '/'.
   const dropPort = portEnd !== at && port === defaultPort;
@@ -119,6 +98,85 @@ export function simpleUrl(url: string): SimpleUrl | undefined {
         ? `${origin}/${url.slice(portEnd)}`
         : origin + url.slice(portEnd);
   return { href, host, port };
+}
+
+/**
+ * Whether the path and query of `url` from `from` on are kept by the parser as they are: characters
+ * it keeps, no dot segment ('/.', '%2e'), no fragment, no secret query key.
+ */
+function isSimpleTail(url: string, from: number): boolean {
+  const length = url.length;
+  let code = 0;
+  let query = -1;
+  let maybeSecret = false;
+  for (let i = from; i < length; i++) {
+    code = url.charCodeAt(i);
+    if (code >= 128) return false;
+    const flags = CHARS[code]!;
+    if (query !== -1) {
+      if ((flags & QUERY) === 0) return false;
+      if ((flags & SECRET) !== 0) maybeSecret = true;
+    } else if (code === QUESTION) {
+      query = i;
+    } else {
+      if ((flags & PATH) === 0) return false;
+      if (code === DOT && i > from && url.charCodeAt(i - 1) === SLASH) return false;
+      if (code === PERCENT && url.charCodeAt(i + 1) === 50 && (url.charCodeAt(i + 2) | 0x20) === 101)
+        return false;
+    }
+  }
+  if (maybeSecret) {
+    const search = url.slice(query);
+    for (const key of SECRET_QUERY_KEYS) if (search.includes(key)) return false;
+  }
+  return true;
+}
+
+/** An origin (`scheme://host[:port]`, no path) as the parser writes it, with its attributes. */
+interface SimpleOrigin {
+  /** The origin without a default port and without a trailing '/'. */
+  base: string;
+  host: string;
+  port: number;
+}
+
+// undici dispatches every request of a pool with the same origin string: its scan is done once.
+// Bounded (emptied when full), so a client calling many origins keeps flat memory.
+const ORIGINS = new Map<string, SimpleOrigin | null>();
+const MAX_ORIGINS = 256;
+
+/** How many origins are remembered (for the tests of the bound). */
+export function rememberedOrigins(): number {
+  return ORIGINS.size;
+}
+
+/**
+ * The attributes of `origin` joined to `path` (a request's `/path?query`, or '' or `?query`), as
+ * {@link simpleUrl} gives them for `origin + path`; undefined when either is not simple (the caller
+ * then joins them and takes the slow path).
+ */
+export function simpleUrlOf(origin: string, path: string): SimpleUrl | undefined {
+  let known = ORIGINS.get(origin);
+  if (known === undefined) {
+    known = simpleOrigin(origin) ?? null;
+    if (ORIGINS.size >= MAX_ORIGINS) ORIGINS.clear();
+    ORIGINS.set(origin, known);
+  }
+  if (known === null) return undefined;
+  const first = path.charCodeAt(0);
+  if (path.length > 0 && first !== SLASH && first !== QUESTION) return undefined;
+  if (!isSimpleTail(path, 0)) return undefined;
+  const href = first === SLASH ? known.base + path : `${known.base}/${path}`;
+  return { href, host: known.host, port: known.port };
+}
+
+function simpleOrigin(origin: string): SimpleOrigin | undefined {
+  const simple = simpleUrl(origin);
+  if (simple === undefined || origin.includes('?')) return undefined;
+  // No path but a trailing '/': the href is then the origin and '/'.
+  const slash = origin.indexOf('/', origin.indexOf('//') + 2);
+  if (slash !== -1 && slash !== origin.length - 1) return undefined;
+  return { base: simple.href.slice(0, -1), host: simple.host, port: simple.port };
 }
 
 /** Whether `url` from `start` to `end` is a dotted quad the parser keeps: 4 numbers 0-255, no leading zero. */

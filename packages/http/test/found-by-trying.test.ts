@@ -228,6 +228,63 @@ describe('a header the propagator writes that cannot be sent is left out; the re
   });
 });
 
+describe("a header the propagator writes in mixed case replaces the caller's own spelling of it", () => {
+  // Header names are case-insensitive: the caller's `x-tenant` and the propagator's `X-Tenant` are
+  // one header, which must go out once, with the propagator's value (not joined with the caller's).
+  const propagator: TextMapPropagator = {
+    inject(_context, carrier, setter) {
+      setter.set(carrier, 'traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+      setter.set(carrier, 'X-Tenant', 'from-propagator');
+    },
+    extract: (ctx) => ctx,
+    fields: () => ['traceparent', 'X-Tenant'],
+  };
+  const agent = new Agent().compose(traceInterceptor({ propagator }));
+  afterAll(() => agent.close());
+
+  it.each([
+    [
+      'undici.request',
+      async () => {
+        const response = await request(`${server.url}/u`, {
+          dispatcher: agent,
+          headers: { 'x-tenant': 'mine' },
+        });
+        await response.body.text();
+      },
+    ],
+    [
+      'traceFetch',
+      async () => {
+        const response = await traceFetch(globalThis.fetch, { propagator })(`${server.url}/f`, {
+          headers: { 'x-tenant': 'mine' },
+        });
+        await response.text();
+      },
+    ],
+    [
+      'traceRequest',
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const req = traceRequest({ propagator })(http.request)(
+            `${server.url}/h`,
+            { headers: { 'x-tenant': 'mine' } },
+            (res) => {
+              res.resume();
+              res.on('end', resolve);
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        }),
+    ],
+  ])('%s', async (_client, send) => {
+    await send();
+    expect(server.received).toHaveLength(1);
+    expect(server.received[0]!.headers['x-tenant']).toBe('from-propagator');
+  });
+});
+
 it('a composed Pool called with a path only still makes its span and sends its traceparent', async () => {
   const pool = new Pool(server.url).compose(traceInterceptor());
   try {

@@ -2,7 +2,7 @@
 // parser gives; everything it does not take falls back to that parser.
 import { describe, expect, it } from 'vitest';
 import { describeRequest } from '../src/client-attributes.js';
-import { simpleUrl } from '../src/simple-url.js';
+import { rememberedOrigins, simpleUrl, simpleUrlOf } from '../src/simple-url.js';
 
 /** What describeRequest makes of the URL through the `URL` object path. */
 function parsed(url: string): ReturnType<typeof describeRequest> {
@@ -116,5 +116,60 @@ describe('simple URLs', () => {
       host: 'example.test',
       port: 8443,
     });
+  });
+});
+
+describe('an origin and a path given apart (undici dispatch options)', () => {
+  const ORIGINS = [
+    'http://127.0.0.1:8080',
+    'http://localhost:3000/',
+    'https://example.test:443',
+    'http://example.test:80',
+    'http://Example.test',
+    'http://[::1]:8080',
+    'http://example.test/base',
+    'http://example.test?x=1',
+    'http://user:pass@example.test',
+  ];
+  const PATHS = ['/orders?id=1', '', '?q=1', '/', '/a/../b', '/file?sig=abc', 'relative', '/é', '//double'];
+
+  /** What the interceptor gave before the origin was scanned once: the two joined, then parsed. */
+  function joined(origin: string, path: string): ReturnType<typeof describeRequest> {
+    const base = origin.endsWith('/') && path.startsWith('/') ? origin.slice(0, -1) : origin;
+    return describeRequest('GET', base + path);
+  }
+
+  for (const origin of ORIGINS) {
+    it.each(PATHS)(`${origin} with %j gives what the joined URL gives`, (path) => {
+      const simple = simpleUrlOf(origin, path);
+      // Asked twice: the second answer comes from the remembered origin.
+      expect(simpleUrlOf(origin, path)).toEqual(simple);
+      if (simple === undefined) return;
+      expect(describeRequest('GET', undefined, simple)).toEqual(joined(origin, path));
+    });
+  }
+
+  it('takes the fast path for a plain origin and path, and not for an origin it would rewrite', () => {
+    expect(simpleUrlOf('http://127.0.0.1:8080', '/orders?id=1')).toEqual({
+      href: 'http://127.0.0.1:8080/orders?id=1',
+      host: '127.0.0.1',
+      port: 8080,
+    });
+    expect(simpleUrlOf('http://example.test:80', '')).toEqual({
+      href: 'http://example.test/',
+      host: 'example.test',
+      port: 80,
+    });
+    expect(simpleUrlOf('http://Example.test', '/')).toBeUndefined();
+    expect(simpleUrlOf('http://example.test/base', '/x')).toBeUndefined();
+    expect(simpleUrlOf('http://example.test', '/file?X-Amz-Signature=abc')).toBeUndefined();
+  });
+
+  it('remembers at most 256 origins, and still answers for every one', () => {
+    for (let port = 1000; port < 1600; port++) {
+      expect(simpleUrlOf(`http://host-${port}.test:${port}`, '/a')?.port).toBe(port);
+      expect(rememberedOrigins()).toBeLessThanOrEqual(256);
+    }
+    expect(rememberedOrigins()).toBeGreaterThan(0);
   });
 });
