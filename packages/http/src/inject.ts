@@ -59,12 +59,17 @@ const FRAMING: ReadonlySet<string> = new Set([
   'trailer',
 ]);
 
-// Anything but tab, visible ASCII, space and obs-text. Faster than a loop over the chars here (~70
-// against ~130 ns for a traceparent, Node 20 and 24).
-const NOT_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-
+/**
+ * One pass over the characters. A regular expression is faster in a warm loop (~70 against ~130 ns
+ * for a traceparent) but was slower inside real requests, with cold caches (~0.55-0.6 against
+ * ~0.4 µs of self time in the profiles of the HTTP client rows).
+ */
 function isFieldValue(value: string): boolean {
-  return !NOT_FIELD_VALUE.test(value);
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f || code > 0xff) return false;
+  }
+  return true;
 }
 
 /**
