@@ -361,15 +361,19 @@ function finish(pending: Pending, error: unknown, result: unknown): void {
   scope.succeed();
 }
 
+type OffsetEntry = { topic?: unknown; partition?: unknown; offset?: unknown };
+
 /**
  * The client answers per topic-partition with the offset of the first message written there.
  * A message's partition is known when it named one or its topic went to a single partition; its
- * offset only when every message of that topic maps, counting in order.
+ * offset only when every message of that topic maps, counting in order. Every message placed
+ * counts, with a span of its own or not (one that kept its own context still takes an offset).
  */
 function recordPlacement(pending: Pending, offsets: unknown[]): void {
+  if (offsets.length === 1 && recordOnePartition(pending, offsets[0] as OffsetEntry)) return;
   const { scope, topics, partitions } = pending;
   const base = new Map<string, Map<number, bigint | undefined>>();
-  for (const entry of offsets as Array<{ topic?: unknown; partition?: unknown; offset?: unknown }>) {
+  for (const entry of offsets as OffsetEntry[]) {
     if (entry === null || typeof entry !== 'object') continue;
     const { topic, partition, offset } = entry;
     if (typeof topic !== 'string' || !Number.isInteger(partition)) continue;
@@ -391,15 +395,16 @@ function recordPlacement(pending: Pending, offsets: unknown[]): void {
   // The next message's offset per topic and partition, counted in numbers: exact while the first
   // offset leaves room for every message of the send below 2^53 (else the offset is left out).
   const next = new Map<string, Map<number, number>>();
-  const safeBelow = BigInt(Number.MAX_SAFE_INTEGER - topics.length);
+  const safeBelow = safeFirstOffset(topics.length);
   for (let i = 0; i < topics.length; i++) {
+    const at = placed[i];
+    if (at === undefined) continue;
     // The span of this message alone; none when it shares the send span or kept its own context.
     const target = scope.messageScope(i);
-    const at = placed[i];
-    if (!target || at === undefined) continue;
     const topic = topics[i] as string;
     // One attribute at a time: no record for the SDK to iterate, per message.
-    if (partitions[i] === undefined) target.setAttribute(ATTR_MESSAGING_DESTINATION_PARTITION_ID, String(at));
+    if (target && partitions[i] === undefined)
+      target.setAttribute(ATTR_MESSAGING_DESTINATION_PARTITION_ID, String(at));
     if (unmapped.has(topic)) continue;
     const first = base.get(topic)?.get(at);
     if (first === undefined || first > safeBelow) continue;
@@ -410,6 +415,36 @@ function recordPlacement(pending: Pending, offsets: unknown[]): void {
     }
     const offset = counted.get(at) ?? Number(first);
     counted.set(at, offset + 1);
-    target.setAttribute(ATTR_KAFKA_OFFSET, offset);
+    target?.setAttribute(ATTR_KAFKA_OFFSET, offset);
   }
+}
+
+/**
+ * The common answer: one topic-partition, which every message went to (none named another). Each
+ * message's offset is then the first one plus its index, with no maps to build. False when the
+ * answer is not of that kind: {@link recordPlacement} then does the general count.
+ */
+function recordOnePartition({ scope, topics, partitions }: Pending, entry: OffsetEntry): boolean {
+  if (entry === null || typeof entry !== 'object') return false;
+  const { topic, partition, offset } = entry;
+  if (typeof topic !== 'string' || !Number.isInteger(partition)) return false;
+  for (let i = 0; i < topics.length; i++) {
+    if (topics[i] !== topic || (partitions[i] !== undefined && partitions[i] !== partition)) return false;
+  }
+  const exact = typeof offset === 'bigint' && offset >= 0n && offset <= safeFirstOffset(topics.length);
+  const first = exact ? Number(offset) : 0;
+  const partitionId = String(partition);
+  for (let i = 0; i < topics.length; i++) {
+    const target = scope.messageScope(i);
+    if (!target) continue;
+    if (partitions[i] === undefined)
+      target.setAttribute(ATTR_MESSAGING_DESTINATION_PARTITION_ID, partitionId);
+    if (exact) target.setAttribute(ATTR_KAFKA_OFFSET, first + i);
+  }
+  return true;
+}
+
+/** The largest first offset that leaves `count` messages below 2^53. */
+function safeFirstOffset(count: number): bigint {
+  return BigInt(Number.MAX_SAFE_INTEGER - count);
 }

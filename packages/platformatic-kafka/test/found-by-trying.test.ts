@@ -69,6 +69,72 @@ describe('create spans of a batch over several partitions', () => {
   });
 });
 
+describe('create spans of a batch where a message kept its own context', () => {
+  it('count that message too: the ones after it record the offsets they really got', async () => {
+    const topic = unique('offsets-own');
+    await createTopics(client, [topic], 1);
+    tracing.reset();
+    const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const producer = traceProducer(newProducer(client));
+    await producer.send({
+      messages: ['a', 'b', 'c'].map((value, i) => ({
+        topic,
+        partition: 0,
+        value: Buffer.from(value),
+        headers: i === 1 ? new Map([[Buffer.from('traceparent'), Buffer.from(own)]]) : new Map(),
+      })),
+    });
+    await producer.close();
+    const recorded = tracing
+      .spans()
+      .filter((span) => span.name === `create ${topic}`)
+      .map((span) => span.attributes['kafka.offset'])
+      .sort();
+    const { consumer, stream } = await consume(client, [topic]);
+    const delivered = new Map<string, number>();
+    await readN(stream, consumer, 3, (message) => {
+      delivered.set(message.value.toString(), Number(message.offset));
+    });
+    // Two create spans (the middle message kept its own context), at the offsets of 'a' and 'c'.
+    expect(recorded).toEqual([delivered.get('a'), delivered.get('c')]);
+    expect(recorded).toEqual([0, 2]);
+  });
+});
+
+describe('create spans of a batch over two partitions where a message kept its own context', () => {
+  it('count that message too, per partition', async () => {
+    const topic = unique('offsets-own-2');
+    await createTopics(client, [topic], 2);
+    tracing.reset();
+    const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const producer = traceProducer(newProducer(client));
+    await producer.send({
+      messages: ['a', 'b', 'c', 'd'].map((value, i) => ({
+        topic,
+        partition: i === 3 ? 1 : 0,
+        value: Buffer.from(value),
+        headers: i === 1 ? new Map([[Buffer.from('traceparent'), Buffer.from(own)]]) : new Map(),
+      })),
+    });
+    await producer.close();
+    const recorded = tracing
+      .spans()
+      .filter((span) => span.name === `create ${topic}`)
+      .map(
+        (span) =>
+          `${span.attributes['messaging.destination.partition.id']}:${span.attributes['kafka.offset']}`,
+      )
+      .sort();
+    const { consumer, stream } = await consume(client, [topic]);
+    const delivered = new Map<string, string>();
+    await readN(stream, consumer, 4, (message) => {
+      delivered.set(message.value.toString(), `${message.partition}:${message.offset}`);
+    });
+    expect(recorded).toEqual([delivered.get('a'), delivered.get('c'), delivered.get('d')].sort());
+    expect(recorded).toEqual(['0:0', '0:2', '1:0']);
+  });
+});
+
 describe("the producer's own methods through the wrapper", () => {
   it('a method returning the producer (on) returns the traced one, and constructor is the class', async () => {
     const topic = unique('chain');
