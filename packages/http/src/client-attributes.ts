@@ -8,7 +8,7 @@ import {
   ATTR_URL_FULL,
 } from './attribute-names.js';
 import { isKnownMethod } from './http-method.js';
-import { REDACTED, SECRET_QUERY_KEYS } from './redaction.js';
+import { REDACTED, redactQuery } from './redaction.js';
 import { type SimpleUrl, simpleUrl } from './simple-url.js';
 
 /** What a CLIENT span is named and starts with. */
@@ -64,22 +64,25 @@ function parseUrl(url: string | URL | undefined): URL | undefined {
   }
 }
 
-/** The URL without credentials (`REDACTED:REDACTED@`) or signature query values. */
+/**
+ * The URL without credentials (`REDACTED:REDACTED@`) or signature query values; the rest of the
+ * query as the parser wrote it (not re-encoded, as `URLSearchParams` would).
+ */
 function redactUrl(url: URL): string {
-  const search = url.search;
-  // A substring test first: `searchParams` is costly to build on every request.
-  const hasSecret =
-    search !== '' && SECRET_QUERY_KEYS.some((key) => search.includes(key) && url.searchParams.has(key));
-  if (!url.username && !url.password && !hasSecret) return url.href;
-  const copy = new URL(url.href);
-  if (copy.username || copy.password) {
+  let href = url.href;
+  if (url.username || url.password) {
+    const copy = new URL(href);
     copy.username = REDACTED;
     copy.password = REDACTED;
+    href = copy.href;
   }
-  if (hasSecret) {
-    for (const key of SECRET_QUERY_KEYS) if (copy.searchParams.has(key)) copy.searchParams.set(key, REDACTED);
-  }
-  return copy.href;
+  const query = url.search.slice(1);
+  const redacted = query === '' ? query : redactQuery(query);
+  if (redacted === query) return href;
+  // The href ends with the search, then the fragment.
+  const hash = url.hash;
+  const end = href.length - hash.length;
+  return `${href.slice(0, end - query.length)}${redacted}${hash}`;
 }
 
 function hostOf(url: URL): string {

@@ -14,7 +14,7 @@ import {
   ATTR_USER_AGENT_ORIGINAL,
 } from './attribute-names.js';
 import { isKnownMethod } from './http-method.js';
-import { REDACTED, SECRET_QUERY_KEYS } from './redaction.js';
+import { redactQuery } from './redaction.js';
 
 /**
  * The request attributes of an HTTP SERVER span, in one object of a fixed shape (absent values
@@ -88,25 +88,4 @@ function port(host: string, colon: number): number | undefined {
     value = value * 10 + code;
   }
   return value <= 65535 ? value : undefined;
-}
-
-/** Replaces the values of credential-bearing query parameters with `REDACTED`. */
-function redactQuery(query: string): string {
-  let hit = false;
-  for (const name of SECRET_QUERY_KEYS) {
-    if (query.includes(name)) {
-      hit = true;
-      break;
-    }
-  }
-  if (!hit) return query;
-  return query
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      return eq !== -1 && SECRET_QUERY_KEYS.includes(pair.slice(0, eq))
-        ? `${pair.slice(0, eq)}=${REDACTED}`
-        : pair;
-    })
-    .join('&');
 }

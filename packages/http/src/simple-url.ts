@@ -4,7 +4,7 @@
 // and no `URL` object. Anything the parser might rewrite (upper case, credentials, IPv6, IDN, odd
 // IPv4 forms, dot segments, characters it percent-encodes, a fragment, a secret query key) is not
 // simple: `describeRequest` then parses it with `URL`, as before, so both paths give the same values.
-import { SECRET_QUERY_KEYS } from './redaction.js';
+import { SECRET_QUERY_KEYS, redactQuery } from './redaction.js';
 
 /** The URL attributes of a simple URL. */
 export interface SimpleUrl {
@@ -16,7 +16,7 @@ export interface SimpleUrl {
 const HOST = 1; // [a-z0-9-], the characters of a host label kept as they are
 const PATH = 2; // characters the parser keeps in a path
 const QUERY = 4; // characters the parser keeps in a special scheme's query
-const SECRET = 8; // the first character of a secret query key
+const SECRET = 8; // a char that may start a secret query key, or encode one
 const CHARS = new Uint8Array(128);
 for (let code = 0; code < 128; code++) {
   const char = String.fromCharCode(code);
@@ -27,6 +27,7 @@ for (let code = 0; code < 128; code++) {
 CHARS["'".charCodeAt(0)]! |= PATH; // percent-encoded in the query of http(s) URLs only
 CHARS['?'.charCodeAt(0)]! |= QUERY;
 for (const key of SECRET_QUERY_KEYS) CHARS[key.charCodeAt(0)]! |= SECRET;
+CHARS['%'.charCodeAt(0)]! |= SECRET; // may encode a char of a key
 
 const DOT = 46;
 const SLASH = 47;
@@ -102,7 +103,7 @@ export function simpleUrl(url: string): SimpleUrl | undefined {
 
 /**
  * Whether the path and query of `url` from `from` on are kept by the parser as they are: characters
- * it keeps, no dot segment ('/.', '%2e'), no fragment, no secret query key.
+ * it keeps, no dot segment ('/.', '%2e'), no fragment, no secret query value to redact.
  */
 function isSimpleTail(url: string, from: number): boolean {
   const length = url.length;
@@ -125,9 +126,11 @@ function isSimpleTail(url: string, from: number): boolean {
         return false;
     }
   }
+  // A query that could hold a secret key (a key's first char, or a '%' that may encode one) takes
+  // the slow path only when something in it is redacted.
   if (maybeSecret) {
-    const search = url.slice(query);
-    for (const key of SECRET_QUERY_KEYS) if (search.includes(key)) return false;
+    const search = url.slice(query + 1);
+    if (redactQuery(search) !== search) return false;
   }
   return true;
 }

@@ -58,6 +58,9 @@ describe('serverRequestAttributes', () => {
   it('redacts credential query values only', () => {
     const attributes = serverRequestAttributes(incoming('GET', 'example.com'), '/f?sig=abc&page=2');
     expect(attributes[ATTR_URL_QUERY]).toBe('sig=REDACTED&page=2');
+    // A percent-encoded key is the same key to the app reading it.
+    const encoded = serverRequestAttributes(incoming('GET', 'example.com'), '/f?s%69g=abc&page=%32');
+    expect(encoded[ATTR_URL_QUERY]).toBe('s%69g=REDACTED&page=%32');
   });
 });
 

@@ -32,6 +32,8 @@ const SIMPLE = [
   'http://0.0.0.0/x',
   'http://example.test/?',
   'http://example.test/a/b/',
+  'http://example.test/file?notsig=abc',
+  'http://example.test/file?q=%41&sig',
 ];
 
 const NOT_SIMPLE = [
@@ -74,7 +76,7 @@ const NOT_SIMPLE = [
   'http://example.test/a|b^c[d]',
   'http://example.test/file?X-Amz-Signature=abc',
   'http://example.test/file?sig=abc',
-  'http://example.test/file?notsig=abc',
+  'http://example.test/file?s%69g=abc',
   'http://.example.test/',
   'http://example.test./',
   'http://a..b/',
@@ -171,5 +173,26 @@ describe('an origin and a path given apart (undici dispatch options)', () => {
       expect(rememberedOrigins()).toBeLessThanOrEqual(256);
     }
     expect(rememberedOrigins()).toBeGreaterThan(0);
+  });
+});
+
+describe('url.full with a secret query value: only that value changes', () => {
+  // Found by trying: the redaction re-encoded the whole query (URLSearchParams), so the other values
+  // no longer read as sent, a second `sig` was dropped, and an encoded key was not redacted.
+  it.each([
+    ['http://example.test/p?q=a%20b&sig=1', 'http://example.test/p?q=a%20b&sig=REDACTED'],
+    ['http://example.test/p?q=~&sig=1', 'http://example.test/p?q=~&sig=REDACTED'],
+    ['http://example.test/p?q=%zz&sig=1', 'http://example.test/p?q=%zz&sig=REDACTED'],
+    ['http://example.test/p?a=1&sig=x&a=2&sig=y', 'http://example.test/p?a=1&sig=REDACTED&a=2&sig=REDACTED'],
+    ['http://example.test/p?s%69g=1&a=2', 'http://example.test/p?s%69g=REDACTED&a=2'],
+    ['http://example.test/p?X-Amz-Signature=1#frag', 'http://example.test/p?X-Amz-Signature=REDACTED#frag'],
+    [
+      'http://user:pw@example.test/p?a=b+c&sig=1',
+      'http://REDACTED:REDACTED@example.test/p?a=b+c&sig=REDACTED',
+    ],
+    ['http://example.test/p?sig', 'http://example.test/p?sig'],
+  ])('%s', (url, full) => {
+    expect(describeRequest('GET', url).attributes['url.full']).toBe(full);
+    expect(describeRequest('GET', new URL(url)).attributes['url.full']).toBe(full);
   });
 });
