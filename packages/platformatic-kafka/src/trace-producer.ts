@@ -365,8 +365,8 @@ type OffsetEntry = { topic?: unknown; partition?: unknown; offset?: unknown };
 
 /**
  * The client answers per topic-partition with the offset of the first message written there.
- * A message's partition is known when it named one or its topic went to a single partition; its
- * offset only when every message of that topic maps, counting in order. Every message placed
+ * A message's partition is known when it named one answered, or its topic went to a single
+ * partition; its offset only when every message of that topic maps, counting in order. Every message placed
  * counts, with a span of its own or not (one that kept its own context still takes an offset).
  */
 function recordPlacement(pending: Pending, offsets: unknown[]): void {
@@ -388,7 +388,9 @@ function recordPlacement(pending: Pending, offsets: unknown[]): void {
     const byPartition = base.get(topic);
     if (!byPartition) return undefined;
     const given = partitions[i];
-    if (given !== undefined) return byPartition.has(given) ? given : undefined;
+    if (given !== undefined && byPartition.has(given)) return given;
+    // The client takes a partition number modulo the topic's partition count: one it names that
+    // was not answered went elsewhere, known only when the topic went to one partition.
     return byPartition.size === 1 ? (byPartition.keys().next().value as number) : undefined;
   });
   const unmapped = new Set(topics.filter((_, i) => placed[i] === undefined));
@@ -403,7 +405,7 @@ function recordPlacement(pending: Pending, offsets: unknown[]): void {
     const target = scope.messageScope(i);
     const topic = topics[i] as string;
     // One attribute at a time: no record for the SDK to iterate, per message.
-    if (target && partitions[i] === undefined)
+    if (target && partitions[i] !== at)
       target.setAttribute(ATTR_MESSAGING_DESTINATION_PARTITION_ID, String(at));
     if (unmapped.has(topic)) continue;
     const first = base.get(topic)?.get(at);
@@ -420,8 +422,9 @@ function recordPlacement(pending: Pending, offsets: unknown[]): void {
 }
 
 /**
- * The common answer: one topic-partition, which every message went to (none named another). Each
- * message's offset is then the first one plus its index, with no maps to build. False when the
+ * The common answer: one topic-partition, which every message went to (one that named another
+ * partition too: the client takes the number modulo the partition count). Each message's offset
+ * is then the first one plus its index, with no maps to build. False when the
  * answer is not of that kind: {@link recordPlacement} then does the general count.
  */
 function recordOnePartition({ scope, topics, partitions }: Pending, entry: OffsetEntry): boolean {
@@ -429,7 +432,7 @@ function recordOnePartition({ scope, topics, partitions }: Pending, entry: Offse
   const { topic, partition, offset } = entry;
   if (typeof topic !== 'string' || !Number.isInteger(partition)) return false;
   for (let i = 0; i < topics.length; i++) {
-    if (topics[i] !== topic || (partitions[i] !== undefined && partitions[i] !== partition)) return false;
+    if (topics[i] !== topic) return false;
   }
   const exact = typeof offset === 'bigint' && offset >= 0n && offset <= safeFirstOffset(topics.length);
   const first = exact ? Number(offset) : 0;
@@ -437,7 +440,7 @@ function recordOnePartition({ scope, topics, partitions }: Pending, entry: Offse
   for (let i = 0; i < topics.length; i++) {
     const target = scope.messageScope(i);
     if (!target) continue;
-    if (partitions[i] === undefined)
+    if (partitions[i] !== partition)
       target.setAttribute(ATTR_MESSAGING_DESTINATION_PARTITION_ID, partitionId);
     if (exact) target.setAttribute(ATTR_KAFKA_OFFSET, first + i);
   }

@@ -135,6 +135,39 @@ describe('create spans of a batch over two partitions where a message kept its o
   });
 });
 
+describe('a message naming a partition the topic does not have', () => {
+  // The client takes the number modulo the partition count, and succeeds: the span must say where
+  // the message went (from the answer), not the number the app named.
+  it.each([
+    ['one partition, numbers 7 and 0', 1, [7, 0]],
+    ['three partitions, numbers 1 and 4 (4 mod 3 is 1)', 3, [1, 4]],
+  ])('%s: the create spans record the partition and offset each message got', async (_case, count, named) => {
+    const topic = unique('partition-named');
+    await createTopics(client, [topic], count);
+    tracing.reset();
+    const producer = traceProducer(newProducer(client));
+    await producer.send({
+      messages: named.map((partition, i) => ({ topic, partition, value: Buffer.from(`m${i}`) })),
+    });
+    await producer.close();
+    const recorded = tracing
+      .spans()
+      .filter((span) => span.name === `create ${topic}`)
+      .map(
+        (span) =>
+          `${span.attributes['messaging.destination.partition.id']}:${span.attributes['kafka.offset']}`,
+      )
+      .sort();
+    const { consumer, stream } = await consume(client, [topic]);
+    const delivered: string[] = [];
+    await readN(stream, consumer, named.length, (message) => {
+      delivered.push(`${message.partition}:${message.offset}`);
+    });
+    expect(recorded).toEqual(delivered.sort());
+    expect(new Set(delivered.map((place) => place.split(':')[0])).size).toBe(1);
+  });
+});
+
 describe("the producer's own methods through the wrapper", () => {
   it('a method returning the producer (on) returns the traced one, and constructor is the class', async () => {
     const topic = unique('chain');
