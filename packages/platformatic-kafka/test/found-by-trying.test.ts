@@ -35,6 +35,17 @@ const message = {
   metadata: {},
 } as unknown as Message;
 
+/** Where the create spans of `topic` say their messages went, as `partition:offset`, sorted. */
+function createSpanPlaces(topic: string): string[] {
+  return tracing
+    .spans()
+    .filter((span) => span.name === `create ${topic}`)
+    .map(
+      (span) => `${span.attributes['messaging.destination.partition.id']}:${span.attributes['kafka.offset']}`,
+    )
+    .sort();
+}
+
 describe('create spans of a batch over several partitions', () => {
   it('each records the offset its message really got', async () => {
     const topic = unique('offsets');
@@ -117,14 +128,7 @@ describe('create spans of a batch over two partitions where a message kept its o
       })),
     });
     await producer.close();
-    const recorded = tracing
-      .spans()
-      .filter((span) => span.name === `create ${topic}`)
-      .map(
-        (span) =>
-          `${span.attributes['messaging.destination.partition.id']}:${span.attributes['kafka.offset']}`,
-      )
-      .sort();
+    const recorded = createSpanPlaces(topic);
     const { consumer, stream } = await consume(client, [topic]);
     const delivered = new Map<string, string>();
     await readN(stream, consumer, 4, (message) => {
@@ -150,14 +154,7 @@ describe('a message naming a partition the topic does not have', () => {
       messages: named.map((partition, i) => ({ topic, partition, value: Buffer.from(`m${i}`) })),
     });
     await producer.close();
-    const recorded = tracing
-      .spans()
-      .filter((span) => span.name === `create ${topic}`)
-      .map(
-        (span) =>
-          `${span.attributes['messaging.destination.partition.id']}:${span.attributes['kafka.offset']}`,
-      )
-      .sort();
+    const recorded = createSpanPlaces(topic);
     const { consumer, stream } = await consume(client, [topic]);
     const delivered: string[] = [];
     await readN(stream, consumer, named.length, (message) => {
