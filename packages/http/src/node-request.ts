@@ -39,13 +39,19 @@ export function traceRequest({
       if (isSent(args[0]) || isSent(args[1])) return next.apply(this, args);
       const active = context.active();
       let scope: SpanScope | undefined;
-      let call: RequestCall;
+      let url: string | URL | undefined;
+      let options: RequestOptions;
       try {
-        call = splitArguments(args);
-        const method = typeof call.options?.method === 'string' ? call.options.method : 'GET';
+        url = urlArgument(args);
+        const at = url === undefined ? 0 : 1;
+        const given = isOptions(args[at]) ? (args[at] as RequestOptions) : undefined;
+        const method = typeof given?.method === 'string' ? given.method : 'GET';
         scope = outgoing.start(undefined, requestName(method), undefined, active);
-        const own = ownContext(call.options?.headers);
-        call = withCallerCallback(withHeaders(call, headersToAdd(outgoing, scope, own)), active);
+        options = withHeaders(given, headersToAdd(outgoing, scope, ownContext(given?.headers)));
+        // Last: a failure before this leaves the caller's arguments as they were.
+        // An `undefined` or `null` in the options' place is no options to node:http: replaced.
+        const slot = given !== undefined || (at < args.length && args[at] == null);
+        sendWith(args, at, slot, options, active);
       } catch (error) {
         scope?.end();
         reportTracingFailure(error);
@@ -58,14 +64,14 @@ export function traceRequest({
         // makes keep it, so the app's listeners and callbacks run where they would without
         // tracing. An OpenTelemetry-instrumented request needs this span's context, suppressed.
         clientRequest = instrumented
-          ? context.with(suppressed(span.context), () => next.apply(this, joinArguments(call)))
-          : next.apply(this, joinArguments(call));
+          ? context.with(suppressed(span.context), () => next.apply(this, args))
+          : next.apply(this, args);
       } catch (error) {
         endWithError(span, error);
         throw error;
       }
       try {
-        observe(clientRequest, call, span, active);
+        observe(clientRequest, url, options, span, active);
       } catch (error) {
         reportTracingFailure(error);
         span.end();
@@ -84,23 +90,30 @@ function isInstrumented(request: unknown): boolean {
   return (request as { __wrapped?: unknown }).__wrapped === true;
 }
 
-/** The arguments of one `request(url?, options?, callback?)` call, split apart. */
-interface RequestCall {
-  url: string | URL | undefined;
-  options: RequestOptions | undefined;
-  rest: unknown[];
+/** The URL a `request(url?, options?, callback?)` call starts with, if any. */
+function urlArgument(args: unknown[]): string | URL | undefined {
+  const first = args[0];
+  return typeof first === 'string' || first instanceof URL ? first : undefined;
 }
 
-function splitArguments(args: unknown[]): RequestCall {
-  const [first, second] = args;
-  if (typeof first === 'string' || first instanceof URL) {
-    return isOptions(second)
-      ? { url: first, options: second, rest: args.slice(2) }
-      : { url: first, options: undefined, rest: args.slice(1) };
-  }
-  return isOptions(first)
-    ? { url: undefined, options: first, rest: args.slice(1) }
-    : { url: undefined, options: undefined, rest: args };
+/**
+ * Rewrites `args` (the wrapper's own array) for the traced call: the options' place at `at`
+ * (`slot`) given the wrapper's copy, or the copy inserted there, and the response callback bound
+ * to the caller's context.
+ */
+function sendWith(
+  args: unknown[],
+  at: number,
+  slot: boolean,
+  options: RequestOptions,
+  caller: Context,
+): void {
+  const last = args.length - 1;
+  // The callback is the last argument after the URL and options, if a function.
+  if (last >= (slot ? at + 1 : at) && typeof args[last] === 'function')
+    args[last] = callerCallback(args[last] as (...args: unknown[]) => unknown, caller);
+  if (slot) args[at] = options;
+  else args.splice(at, 0, options);
 }
 
 function isOptions(value: unknown): value is RequestOptions {
@@ -121,12 +134,12 @@ function isSent(value: unknown): boolean {
   return marked[SENT] === true || marked.headers?.[SENT] === true;
 }
 
-/** The call with the wrapper's own copy of its options (marked as sent), the injected headers added. */
-function withHeaders(call: RequestCall, injected: Injected): RequestCall {
+/** The wrapper's own copy of the caller's options (marked as sent), the injected headers added. */
+function withHeaders(given: RequestOptions | undefined, injected: Injected): RequestOptions {
   // Object.assign: on Node 20 a spread of a small object (`{ ...options, headers }`, or a spread
   // then a new key) takes a slow path, ~1-2 µs.
-  const options: RequestOptions = Object.assign({}, call.options);
-  const headers = call.options?.headers;
+  const options: RequestOptions = Object.assign({}, given);
+  const headers = given?.headers;
   const merged =
     Object.keys(injected).length === 0
       ? undefined
@@ -138,12 +151,7 @@ function withHeaders(call: RequestCall, injected: Injected): RequestCall {
     (merged as Record<symbol, unknown>)[SENT] = true;
     options.headers = merged as RequestOptions['headers'];
   } else (options as Record<symbol, unknown>)[SENT] = true;
-  return { url: call.url, options, rest: call.rest };
-}
-
-function joinArguments({ url, options, rest }: RequestCall): unknown[] {
-  if (url !== undefined) return options ? [url, options, ...rest] : [url, ...rest];
-  return options ? [options, ...rest] : rest;
+  return options;
 }
 
 /**
@@ -152,16 +160,10 @@ function joinArguments({ url, options, rest }: RequestCall): unknown[] {
  * of this one, or not traced at all (the "already traced" mark). (node:http's own request emits
  * it in the caller's context anyway, see `emitIn`; a wrapper of it might call it otherwise.)
  */
-function withCallerCallback(call: RequestCall, caller: Context): RequestCall {
-  const last = call.rest.length - 1;
-  if (last < 0) return call; // rest[-1] is a slow dictionary lookup
-  const callback = call.rest[last];
-  if (typeof callback !== 'function') return call;
-  const rest = call.rest.slice();
-  rest[last] = function callerCallback(this: unknown, ...args: unknown[]): unknown {
-    return callInCaller(caller, callback as (...args: unknown[]) => unknown, this, args);
+function callerCallback(callback: (...args: unknown[]) => unknown, caller: Context) {
+  return function callerCallback(this: unknown, ...args: unknown[]): unknown {
+    return callInCaller(caller, callback, this, args);
   };
-  return { url: call.url, options: call.options, rest };
 }
 
 /**
@@ -201,7 +203,13 @@ function emitIn(
  * the `emit` wrapper, before any listener, as `errorMonitor` would: a listener of the wrapper's
  * own would cost an add and a removal per request, and make node:http switch context for it.
  */
-function observe(request: ClientRequest, call: RequestCall, scope: SpanScope, caller: Context): void {
+function observe(
+  request: ClientRequest,
+  url: string | URL | undefined,
+  options: RequestOptions,
+  scope: SpanScope,
+  caller: Context,
+): void {
   // `req.abort()` says 'abort' before the error it causes: the caller's cancel, not an error.
   let aborted = false;
   emitIn(caller, request, (event, args) => {
@@ -214,11 +222,11 @@ function observe(request: ClientRequest, call: RequestCall, scope: SpanScope, ca
       scope.end();
     }
   });
-  const direct = directUrl(request, call);
+  const direct = directUrl(request, url, options);
   const described =
     direct === undefined
-      ? describeRequest(request.method, requestUrl(request, call))
-      : describeRequest(request.method, call.url, direct);
+      ? describeRequest(request.method, requestUrl(request, url, options))
+      : describeRequest(request.method, url, direct);
   scope.setAttributes(described.attributes);
 }
 
@@ -236,18 +244,21 @@ function endWithResponse(scope: SpanScope, caller: Context, response: IncomingMe
  * changes its protocol, host, port or path, and a URL without a port gets the scheme's default.
  * The rebuilt URL ({@link requestUrl}) would then be the same, at the price of a second scan.
  */
-function directUrl(request: ClientRequest, { url, options }: RequestCall): SimpleUrl | undefined {
+function directUrl(
+  request: ClientRequest,
+  url: string | URL | undefined,
+  options: RequestOptions,
+): SimpleUrl | undefined {
   if (typeof url !== 'string') return undefined;
   if (
-    options !== undefined &&
-    (options.protocol != null ||
-      options.host != null ||
-      options.hostname != null ||
-      options.port != null ||
-      options.path != null ||
-      options.socketPath != null ||
-      options.defaultPort != null ||
-      options.auth != null)
+    options.protocol != null ||
+    options.host != null ||
+    options.hostname != null ||
+    options.port != null ||
+    options.path != null ||
+    options.socketPath != null ||
+    options.defaultPort != null ||
+    options.auth != null
   )
     return undefined;
   const simple = simpleUrl(url);
@@ -263,7 +274,11 @@ function directUrl(request: ClientRequest, { url, options }: RequestCall): Simpl
  * URL's `user:password@`, which node:http sends as `Authorization`) are never in it: they show as
  * `REDACTED:REDACTED@`, as the conventions ask.
  */
-function requestUrl(request: ClientRequest, { url, options }: RequestCall): string | undefined {
+function requestUrl(
+  request: ClientRequest,
+  url: string | URL | undefined,
+  options: RequestOptions,
+): string | undefined {
   const { protocol, host, path } = request;
   if (!protocol || !host) return undefined;
   const parsedPort = url === undefined ? '' : explicitPort(url);

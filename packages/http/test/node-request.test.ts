@@ -129,6 +129,36 @@ describe('traceRequest', () => {
     expect(received?.headers.traceparent).toContain(client?.spanContext().spanId);
   });
 
+  // node:http reads an `undefined` or `null` options argument as none, and still takes the
+  // callback after it; traced, the options went in before it, and the callback was lost.
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+  ])('keeps the callback of request(url, %s, callback), as untraced', async (_form, none) => {
+    const parent = tracer.startSpan('parent');
+    const called = await context.with(
+      trace.setSpan(context.active(), parent),
+      () =>
+        new Promise<[number | undefined, string | undefined]>((resolve, reject) => {
+          const call = request as unknown as (
+            url: string,
+            options: null | undefined,
+            callback: (response: http.IncomingMessage) => void,
+          ) => http.ClientRequest;
+          call(`${server.url}/?status=201`, none, (response) => {
+            response.resume();
+            resolve([response.statusCode, trace.getActiveSpan()?.spanContext().spanId]);
+          })
+            .on('error', reject)
+            .end();
+        }),
+    );
+    parent.end();
+    expect(called).toEqual([201, parent.spanContext().spanId]);
+    const client = (await tracing.waitForSpans(2)).find((span) => span.kind === SpanKind.CLIENT);
+    expect(server.received[0]?.headers.traceparent).toContain(client?.spanContext().spanId);
+  });
+
   // The URL string is read directly only when nothing changes where node:http sends the request;
   // each override below must still give the URL of the server that answered.
   const targets: Array<[string, () => http.ClientRequest, () => string]> = [
