@@ -7,12 +7,17 @@ import {
   type TimeInput,
   context,
 } from '@opentelemetry/api';
+import { reportOnce } from './report.js';
 
 export const ATTR_ERROR_TYPE = 'error.type';
 
+const SPAN_THREW =
+  "tracewire: a span of the registered tracer threw; the call was skipped, the app's work goes on";
+
 /**
  * A started span and the context it is active in. Every adapter ends its spans through this, so
- * `span.end()` runs exactly once whatever mix of finish, error and close events arrives.
+ * `span.end()` runs exactly once whatever mix of finish, error and close events arrives. A span
+ * that throws (a broken tracer) is reported, never thrown: these run in the app's error paths.
  */
 export class SpanScope {
   readonly span: Span;
@@ -34,28 +39,44 @@ export class SpanScope {
   }
 
   setAttributes(attributes: Attributes): this {
-    if (!this.#ended) this.span.setAttributes(attributes);
+    try {
+      if (!this.#ended) this.span.setAttributes(attributes);
+    } catch (error) {
+      reportOnce(SPAN_THREW, error);
+    }
     return this;
   }
 
   /** One attribute, unless the span ended: no record for the SDK to iterate. */
   setAttribute(key: string, value: AttributeValue): this {
-    if (!this.#ended) this.span.setAttribute(key, value);
+    try {
+      if (!this.#ended) this.span.setAttribute(key, value);
+    } catch (error) {
+      reportOnce(SPAN_THREW, error);
+    }
     return this;
   }
 
   /** Records `error` as an exception event and marks the span ERROR with `error.type`. */
   fail(error: unknown): this {
     if (this.#ended) return this;
-    this.span.recordException(toException(error));
+    try {
+      this.span.recordException(toException(error));
+    } catch (thrown) {
+      reportOnce(SPAN_THREW, thrown);
+    }
     return this.failWith(errorType(error), errorMessage(error));
   }
 
   /** Marks the span ERROR with `error.type` set to `type` (an exception name or a status code). */
   failWith(type: string, message?: string): this {
     if (this.#ended) return this;
-    this.span.setAttribute(ATTR_ERROR_TYPE, type);
-    this.span.setStatus(message ? { code: SpanStatusCode.ERROR, message } : { code: SpanStatusCode.ERROR });
+    try {
+      this.span.setAttribute(ATTR_ERROR_TYPE, type);
+      this.span.setStatus(message ? { code: SpanStatusCode.ERROR, message } : { code: SpanStatusCode.ERROR });
+    } catch (error) {
+      reportOnce(SPAN_THREW, error);
+    }
     return this;
   }
 
@@ -63,16 +84,21 @@ export class SpanScope {
   end(endTime?: TimeInput): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.span.end(endTime);
+    try {
+      this.span.end(endTime);
+    } catch (error) {
+      reportOnce(SPAN_THREW, error);
+    }
   }
 }
 
 /**
  * Runs `fn` with the scope's span active and ends the span when it settles: a throw or rejection
- * marks it ERROR and reaches the caller unchanged; the value is returned as is. A promise result is
- * chained, not observed from the side, so a rejection nobody handles stays unhandled, exactly as
- * it would be without tracing. Any other thenable (a query builder) is adopted, in the span's
- * context, into a promise that settles as it does: its own `then` may return nothing at all.
+ * marks it ERROR and reaches the caller unchanged. For a library that awaits what it is given
+ * (KafkaJS's handlers): a promise result is chained, not observed from the side, so a rejection
+ * nobody handles stays unhandled, exactly as it would be without tracing. Any other thenable (a
+ * query builder) is adopted, see {@link adoptInScope}. Where the application gets the value
+ * itself, use `runInScopeAsIs`, which returns fn's own promise.
  */
 export function runInScope<T>(scope: SpanScope, fn: () => T): T {
   let result: T;
@@ -86,9 +112,20 @@ export function runInScope<T>(scope: SpanScope, fn: () => T): T {
     scope.end();
     return result;
   }
-  const promise = isNativePromise(result)
-    ? result
-    : scope.run(() => Promise.resolve(result as PromiseLike<unknown>));
+  return chainInScope(scope, isNativePromise(result) ? result : adoptInScope(scope, result)) as T;
+}
+
+/**
+ * A promise that settles as `thenable` does, its `then` called in the span's context, so what a
+ * lazy thenable (a query builder) does when it runs joins the trace: its own `then` may return
+ * nothing at all.
+ */
+export function adoptInScope(scope: SpanScope, thenable: PromiseLike<unknown>): Promise<unknown> {
+  return scope.run(() => Promise.resolve(thenable));
+}
+
+/** `promise` followed by the span's end (ERROR on a rejection, which is passed on). */
+export function chainInScope(scope: SpanScope, promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
     (value) => {
       scope.end();
@@ -98,7 +135,7 @@ export function runInScope<T>(scope: SpanScope, fn: () => T): T {
       scope.fail(error).end();
       throw error;
     },
-  ) as T;
+  );
 }
 
 /** The low-cardinality `error.type` of a thrown value: its class name, or `_OTHER`. */

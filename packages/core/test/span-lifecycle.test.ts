@@ -1,6 +1,8 @@
 import {
   type Context,
   context,
+  DiagLogLevel,
+  diag,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -15,6 +17,7 @@ import {
   type HeaderRecord,
   headerSetter,
   runInScope,
+  SpanScope,
   type Trust,
 } from '@tracewire/core';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -24,6 +27,7 @@ const tracing = setupTracing();
 afterAll(() => tracing.shutdown());
 beforeEach(() => tracing.reset());
 
+const silent = { error() {}, warn() {}, info() {}, debug() {}, verbose() {} };
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const SPAN_ID = 'b7ad6b7169203331';
 const identity = { packageName: '@tracewire/test', version: '0.0.0' };
@@ -369,6 +373,37 @@ describe('SpanScope and runInScope', () => {
   for (const [rule, error, type] of types) {
     it(`errorType: ${rule}`, () => expect(errorType(error)).toBe(type));
   }
+
+  it('a span whose every method throws (a broken tracer) is reported, never thrown', () => {
+    const throwing = new Proxy(trace.wrapSpanContext(trace.INVALID_SPAN_CONTEXT), {
+      get: (target, key) =>
+        key === 'spanContext'
+          ? () => target.spanContext()
+          : () => {
+              throw new Error(`span ${String(key)} failed`);
+            },
+    });
+    const warned: unknown[][] = [];
+    diag.setLogger({ ...silent, warn: (...args: unknown[]) => warned.push(args) }, DiagLogLevel.WARN);
+    try {
+      const scope = new SpanScope(throwing, ROOT_CONTEXT);
+      expect(() =>
+        scope.setAttributes({ a: 1 }).setAttribute('b', 2).fail(new Error('app')).failWith('X', 'y').end(),
+      ).not.toThrow();
+      expect(scope.ended).toBe(true);
+      const error = new Error('the app error');
+      const thrown = new SpanScope(throwing, ROOT_CONTEXT);
+      expect(() =>
+        runInScope(thrown, () => {
+          throw error;
+        }),
+      ).toThrow(error);
+      expect(warned.length).toBeGreaterThanOrEqual(1);
+      expect(String(warned[0]?.[0])).toMatch(/a span of the registered tracer threw/);
+    } finally {
+      diag.disable();
+    }
+  });
 
   it('fail() with a non-Error value records it as a message', () => {
     outgoing.start(undefined, 'send q').fail({ weird: true }).end();

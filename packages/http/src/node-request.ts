@@ -49,9 +49,10 @@ export function traceRequest({
         scope = outgoing.start(undefined, requestName(method), undefined, active);
         options = withHeaders(given, headersToAdd(outgoing, scope, ownContext(given?.headers)));
         // Last: a failure before this leaves the caller's arguments as they were.
-        // An `undefined` or `null` in the options' place is no options to node:http: replaced.
-        const slot = given !== undefined || (at < args.length && args[at] == null);
-        sendWith(args, at, slot, options, active);
+        // Anything but the callback in the options' place (`undefined`, `null`, a primitive) is
+        // read as options by node:http, so replaced by the copy, never pushed into the callback's.
+        const slot = at < args.length && typeof args[at] !== 'function';
+        sendWith(args, at, slot, options, instrumented ? active : undefined);
       } catch (error) {
         scope?.end();
         reportTracingFailure(error);
@@ -98,19 +99,20 @@ function urlArgument(args: unknown[]): string | URL | undefined {
 
 /**
  * Rewrites `args` (the wrapper's own array) for the traced call: the options' place at `at`
- * (`slot`) given the wrapper's copy, or the copy inserted there, and the response callback bound
- * to the caller's context.
+ * (`slot`) given the wrapper's copy, or the copy inserted there. With `caller`, the response
+ * callback is bound to it. Only then: node:http adds the callback itself as a listener, which
+ * `emitIn` runs in the caller's context already, and the app may remove it again by identity.
  */
 function sendWith(
   args: unknown[],
   at: number,
   slot: boolean,
   options: RequestOptions,
-  caller: Context,
+  caller: Context | undefined,
 ): void {
   const last = args.length - 1;
   // The callback is the last argument after the URL and options, if a function.
-  if (last >= (slot ? at + 1 : at) && typeof args[last] === 'function')
+  if (caller !== undefined && last >= (slot ? at + 1 : at) && typeof args[last] === 'function')
     args[last] = callerCallback(args[last] as (...args: unknown[]) => unknown, caller);
   if (slot) args[at] = options;
   else args.splice(at, 0, options);
@@ -155,10 +157,10 @@ function withHeaders(given: RequestOptions | undefined, injected: Injected): Req
 }
 
 /**
- * The response callback, bound to the caller's context: node:http would run it in the context
- * the request was made in, the CLIENT span's, and a request made from it would then be a child
- * of this one, or not traced at all (the "already traced" mark). (node:http's own request emits
- * it in the caller's context anyway, see `emitIn`; a wrapper of it might call it otherwise.)
+ * The response callback, bound to the caller's context, for a request function an OpenTelemetry
+ * instrumentation wraps: it binds the callback to the context it was called in, the CLIENT span's,
+ * and a request made from the callback would then be a child of this one, or not traced at all
+ * (the "already traced" mark).
  */
 function callerCallback(callback: (...args: unknown[]) => unknown, caller: Context) {
   return function callerCallback(this: unknown, ...args: unknown[]): unknown {

@@ -318,3 +318,84 @@ it('the span of a request sent from a span is its child, aborted or not', async 
   }
   expect(clientSpans()[0]?.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
 });
+
+describe('node:http: the response callback is the one node:http registers, as untraced', () => {
+  it.each([
+    ['request', http.request],
+    ['get', http.get],
+  ])(
+    '%s: a callback the app removes again is not called, and the response is dumped',
+    async (_name, send) => {
+      const traced = traceRequest()(send);
+      const outcome = (fn: typeof http.request) =>
+        new Promise<[boolean, number, boolean]>((resolve, reject) => {
+          let called = false;
+          const callback = () => {
+            called = true;
+          };
+          const req = fn(`${server.url}/removed`, callback);
+          const listed = req.listeners('response').includes(callback);
+          req.removeListener('response', callback);
+          const left = req.listenerCount('response');
+          req.on('error', reject).on('close', () => resolve([listed, left, called]));
+          if (send === http.request) req.end();
+        });
+      const untraced = await outcome(send);
+      expect(untraced).toEqual([true, 0, false]);
+      expect(await outcome(traced)).toEqual(untraced);
+      expect(clientSpans()).toHaveLength(1);
+    },
+  );
+});
+
+it.each([
+  ['a string', 'x'],
+  ['a number', 5],
+  ['false', false],
+])('node:http: %s in the options place is read as no options, as untraced', async (_what, odd) => {
+  const call = traceRequest()(http.request) as unknown as (
+    url: string,
+    options: unknown,
+    callback: (response: http.IncomingMessage) => void,
+  ) => http.ClientRequest;
+  const status = await new Promise<number | undefined>((resolve, reject) => {
+    call(`${server.url}/odd`, odd, (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    })
+      .on('error', reject)
+      .end();
+  });
+  expect(status).toBe(200);
+  expect(server.received[0]?.headers.traceparent).toContain(clientSpans()[0]?.spanContext().spanId);
+});
+
+it('node:http: a tracer whose spans throw on every write and on end still gives the app its request', async () => {
+  const real = trace.getTracer('test');
+  // End really ends (the span accounting sees it), then throws, as a broken SDK might.
+  const tracer = {
+    startSpan: (...args: Parameters<typeof real.startSpan>) => {
+      const span = real.startSpan(...args);
+      return new Proxy(span, {
+        get(target, key) {
+          if (key === 'setAttributes' || key === 'setAttribute' || key === 'setStatus')
+            return () => {
+              throw new Error(`span ${String(key)} failed`);
+            };
+          if (key === 'end')
+            return () => {
+              target.end();
+              throw new Error('span end failed');
+            };
+          const value = Reflect.get(target, key);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    },
+    startActiveSpan: real.startActiveSpan.bind(real),
+  } as typeof real;
+  const get = traceRequest({ tracer })(http.get);
+  expect(await nodeGet(get, `${server.url}/broken-tracer`)).toBe(200);
+  expect(server.received).toHaveLength(1);
+  expect(warnings.some((message) => /a span of the registered tracer threw/.test(message))).toBe(true);
+});
