@@ -124,6 +124,22 @@ describe('traceFetch', () => {
     expect(server.received[0]?.headers.baggage).toBe('app=1');
   });
 
+  it("without a traceparent of the user's, drops the user's tracestate and replaces a baggage the context has", async () => {
+    const baggage = propagation.createBaggage({ tenant: { value: 'acme' } });
+    await context.with(propagation.setBaggage(context.active(), baggage), () =>
+      fetch(server.url, { headers: { tracestate: 'user=1', baggage: 'app=1', 'x-custom': 'a' } }),
+    );
+    await fetch(server.url, { headers: { baggage: 'app=1' } });
+    const [withBaggage, without] = server.received;
+    const [client] = tracing.spans();
+    expect(withBaggage?.headers.traceparent).toContain(client?.spanContext().spanId);
+    expect(withBaggage?.headers.tracestate).toBeUndefined();
+    expect(withBaggage?.headers.baggage).toBe('tenant=acme');
+    expect(withBaggage?.headers['x-custom']).toBe('a');
+    // No baggage in the context: nothing written in its place, the user's own goes out.
+    expect(without?.headers.baggage).toBe('app=1');
+  });
+
   it('propagates baggage from the active context', async () => {
     const baggage = propagation.createBaggage({ tenant: { value: 'acme' }, userId: { value: 'a b,c' } });
     await context.with(propagation.setBaggage(context.active(), baggage), () => fetch(server.url));
