@@ -54,7 +54,7 @@ export type {
 } from './span-lifecycle.js';
 export { createIncomingSpans, createOutgoingSpans } from './span-lifecycle.js';
 export type { Outcome } from './outcome.js';
-export { observeOutcome, observeInScope, innermostCause, causeErrorType } from './outcome.js';
+export { observeOutcome, observeInScope, runInScopeAsIs, innermostCause, causeErrorType } from './outcome.js';
 export type {
   MessageCarrier,
   MessageSend,

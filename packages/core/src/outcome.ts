@@ -1,5 +1,5 @@
 import type { SpanScope } from './span-scope.js';
-import { errorType, isNativePromise } from './span-scope.js';
+import { adoptInScope, chainInScope, errorType, isNativePromise, isPromiseLike } from './span-scope.js';
 
 /** How a handler ended: `error` is set only when it threw or its promise rejected. */
 export type Outcome = { ok: true } | { ok: false; error: unknown };
@@ -44,6 +44,30 @@ export function observeInScope<T>(scope: SpanScope, fn: () => T, onSettled?: (ou
     throw error;
   }
   return observeOutcome(result, (outcome) => finish(scope, outcome, onSettled));
+}
+
+/**
+ * Runs `fn` with the scope's span active and returns what it returns, itself: for a function
+ * whose value the application gets (`traceMessage`). A promise is watched from the side (see
+ * {@link observeOutcome}), so it keeps its identity and its own properties (a child process's
+ * `child`), and a rejection the application handles on it stays handled. The price, as for
+ * `observeInScope`: a rejection nobody handles is recorded on the span and no longer reported by
+ * Node; chaining instead would crash an application whose promise was handled. Any other
+ * thenable (a query builder) is adopted in the span's context, as `runInScope` does: awaited, it
+ * would run anyway, and so joins the trace.
+ */
+export function runInScopeAsIs<T>(scope: SpanScope, fn: () => T): T {
+  let result: T;
+  try {
+    result = scope.run(fn);
+  } catch (error) {
+    finish(scope, { ok: false, error });
+    throw error;
+  }
+  if (isNativePromise(result) || !isPromiseLike(result)) {
+    return observeOutcome(result, (outcome) => finish(scope, outcome));
+  }
+  return chainInScope(scope, adoptInScope(scope, result)) as T;
 }
 
 function finish(scope: SpanScope, outcome: Outcome, onSettled?: (outcome: Outcome) => void): void {

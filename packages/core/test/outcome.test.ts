@@ -9,6 +9,7 @@ import {
   observeInScope,
   observeOutcome,
   runInScope,
+  runInScopeAsIs,
 } from '@tracewire/core';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { setupTracing } from '../../../test/support/tracing.js';
@@ -152,6 +153,62 @@ describe('runInScope: a handler the library awaits', () => {
     };
     await expect(runInScope(start(), () => failing)).rejects.toThrow(RangeError);
     expect(tracing.spans()[1]?.status.code).toBe(SpanStatusCode.ERROR);
+  });
+});
+
+describe('runInScopeAsIs: a function whose value the application gets', () => {
+  it("returns fn's own promise, its own properties kept, and ends the span when it settles", async () => {
+    const promise = Object.assign(Promise.resolve('done'), { child: 'the child process' });
+    const returned = runInScopeAsIs(start(), () => promise);
+    expect(returned).toBe(promise);
+    expect(returned.child).toBe('the child process');
+    await tick();
+    expect(tracing.spans()[0]?.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('a rejection the app handles on its own promise, the returned value ignored, stays handled', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const work = Promise.reject(new RangeError('bill failed'));
+      work.catch(() => {});
+      runInScopeAsIs(start(), () => work);
+      await tick();
+      await tick();
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    expect(unhandled).toEqual([]);
+    expect(tracing.spans()[0]?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(tracing.spans()[0]?.attributes['error.type']).toBe('RangeError');
+  });
+
+  it('a value is returned as is and a throw reaches the caller, each span ended once', () => {
+    expect(runInScopeAsIs(start(), () => 7)).toBe(7);
+    const error = new TypeError('sync');
+    expect(() =>
+      runInScopeAsIs(start(), () => {
+        throw error;
+      }),
+    ).toThrow(error);
+    expect(tracing.spans().map((span) => span.status.code)).toEqual([
+      SpanStatusCode.UNSET,
+      SpanStatusCode.ERROR,
+    ]);
+  });
+
+  it('a thenable that is not a promise is adopted in the span, as runInScope does', async () => {
+    let activeInThen: string | undefined;
+    const query = {
+      // biome-ignore lint/suspicious/noThenProperty: a query builder whose then returns nothing
+      then(resolve: (value: string) => void) {
+        activeInThen = trace.getActiveSpan()?.spanContext().spanId;
+        resolve('rows');
+      },
+    };
+    await expect(runInScopeAsIs(start(), () => query)).resolves.toBe('rows');
+    expect(activeInThen).toBe(tracing.spans()[0]?.spanContext().spanId);
   });
 });
 

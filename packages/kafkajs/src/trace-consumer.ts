@@ -7,7 +7,7 @@ import type {
 } from 'kafkajs';
 import { type ConsumerTracingOptions, createConsumerSpans } from './consumer-spans.js';
 import { PACKAGE_NAME } from './identity.js';
-import { type IncomingCaller, runInScope as runTraced } from '@tracewire/core';
+import { type IncomingCaller, runInScope as runTraced, runInScopeAsIs } from '@tracewire/core';
 import { context } from '@opentelemetry/api';
 
 /** The `eachBatch` payload a {@link traceEachBatch} handler gets: KafkaJS's own, plus `traceMessage`. */
@@ -16,7 +16,7 @@ export interface TracedEachBatchPayload extends EachBatchPayload {
    * Runs `fn` in a CONSUMER span `process {topic}` for one message of this batch: the child of
    * that message's producer context (its baggage active), linked to it and to the batch span; a message without a
    * valid context (or one `trust` does not continue) is the batch span's child. Returns what `fn`
-   * returns; a throw or rejection marks the span ERROR and reaches the caller unchanged.
+   * returns, itself; a throw or rejection marks the span ERROR and reaches the caller unchanged.
    */
   traceMessage<T>(message: KafkaMessage, fn: () => T): T;
 }
@@ -80,7 +80,7 @@ export function traceEachBatch(
           else if (next > 0 && messages[next - 1] === message) caller = batchSpan.callers[next - 1];
         }
         const messageScope = spans.message({ topic, partition, message }, links, scope, caller);
-        return messageScope ? runTraced(messageScope, fn) : fn();
+        return messageScope ? runInScopeAsIs(messageScope, fn) : fn();
       },
     };
     if (!scope) return handler.call(this, traced);

@@ -297,6 +297,28 @@ describe('traceEachBatch', () => {
     for (const span of spans) expect(span.status.code).toBe(SpanStatusCode.ERROR);
   });
 
+  it("traceMessage returns fn's own promise, and a rejection the app handled on it stays handled", async () => {
+    const payload = batchPayload([kafkaMessage('1', { traceparent: traceparent() })]);
+    const job = Object.assign(Promise.resolve('ok'), { child: 'the child process' });
+    const failure = new Error('bill failed');
+    const work = Promise.reject(failure);
+    work.catch(() => undefined);
+    const returned: unknown[] = [];
+    await traceEachBatch(async ({ batch, traceMessage }) => {
+      returned.push(traceMessage(batch.messages[0]!, () => job));
+      await job;
+      // The returned value ignored, the app's own promise handled: no unhandled rejection.
+      returned.push(traceMessage(batch.messages[0]!, () => work));
+    })(payload);
+    expect(returned).toEqual([job, work]);
+    expect(returned[0]).toBe(job);
+    expect(returned[1]).toBe(work);
+    await new Promise((resolve) => setImmediate(resolve));
+    const statuses = tracing.spans().map((span) => span.status.code);
+    expect(statuses.filter((code) => code === SpanStatusCode.ERROR)).toHaveLength(1);
+    expect(statuses).toHaveLength(3);
+  });
+
   it('honours trust ignore for the batch links', async () => {
     await traceEachBatch(async () => {}, { trust: 'ignore' })(
       batchPayload([kafkaMessage('1', { traceparent: traceparent() })]),

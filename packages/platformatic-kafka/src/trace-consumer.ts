@@ -1,11 +1,11 @@
-import { observeInScope, runInScope } from '@tracewire/core';
+import { observeInScope, runInScopeAsIs } from '@tracewire/core';
 import { type ConsumedMessage, type ConsumerTracingOptions, createConsumerSpans } from './consumer-spans.js';
 import { PACKAGE_NAME } from './identity.js';
 
 /**
- * Runs `fn` in the CONSUMER span `process {topic}` of `message` and returns what `fn` returns;
- * a promise is followed, so the span covers the whole processing. A throw or rejection marks the
- * span ERROR and reaches you unchanged.
+ * Runs `fn` in the CONSUMER span `process {topic}` of `message` and returns what `fn` returns,
+ * itself; a promise is watched, so the span covers the whole processing. A throw or rejection
+ * marks the span ERROR and reaches you unchanged.
  */
 export type TraceMessage = <T>(message: ConsumedMessage, fn: () => T) => T;
 
@@ -22,7 +22,7 @@ export function messageTracer(options: ConsumerTracingOptions = {}): TraceMessag
     // Not a function: let the call fail exactly as it would untraced.
     if (typeof fn !== 'function') return (fn as () => T)();
     const scope = spans.message(message);
-    return scope ? runInScope(scope, fn) : fn();
+    return scope ? runInScopeAsIs(scope, fn) : fn();
   };
 }
 

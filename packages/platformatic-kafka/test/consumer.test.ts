@@ -207,6 +207,40 @@ describe('errors', () => {
     // The invariants setup fails this test if a chained promise rejected with nobody listening.
   });
 
+  it("traceMessage returns fn's own promise: its properties kept, a rejection the app handled stays handled", async () => {
+    const topic = unique('trace-message-own');
+    await createTopics(client, [topic]);
+    await raw.send({ messages: [{ topic, value: Buffer.from('job') }] });
+    tracing.reset();
+    const { consumer, stream } = await consume(client, [topic]);
+    const traceMessage = messageTracer();
+    const failure = new Error('bill failed');
+    let returned: unknown;
+    let work: Promise<void> | undefined;
+    try {
+      for await (const message of stream) {
+        const job = Object.assign(Promise.resolve('ok'), { child: 'the child process' });
+        const traced = traceMessage(message, () => job);
+        expect(traced).toBe(job);
+        expect(traced.child).toBe('the child process');
+        await traced;
+        // Handled on the app's own promise, traceMessage's value ignored: as untraced, no crash.
+        work = Promise.reject(failure);
+        work.catch(() => undefined);
+        returned = traceMessage(message, () => work);
+        break;
+      }
+    } finally {
+      await stream.close();
+      await consumer.close(true);
+    }
+    expect(returned).toBe(work);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const spans = processSpans(topic);
+    expect(spans.map((span) => span.status.code)).toEqual([SpanStatusCode.UNSET, SpanStatusCode.ERROR]);
+    // The invariants setup fails this test if a chained promise rejected with nobody listening.
+  });
+
   it('an offset beyond the safe integers and a non-UTF-8 key are left out; a safe one is a number', () => {
     const traceMessage = messageTracer({ groupId: 'given' });
     const base = { topic: 't', partition: 3, headers: new Map() };
