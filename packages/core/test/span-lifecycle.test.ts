@@ -3,6 +3,7 @@ import {
   context,
   DiagLogLevel,
   diag,
+  INVALID_SPAN_CONTEXT,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -375,7 +376,7 @@ describe('SpanScope and runInScope', () => {
   }
 
   it('a span whose every method throws (a broken tracer) is reported, never thrown', () => {
-    const throwing = new Proxy(trace.wrapSpanContext(trace.INVALID_SPAN_CONTEXT), {
+    const throwing = new Proxy(trace.wrapSpanContext(INVALID_SPAN_CONTEXT), {
       get: (target, key) =>
         key === 'spanContext'
           ? () => target.spanContext()
