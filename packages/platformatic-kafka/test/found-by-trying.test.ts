@@ -51,7 +51,7 @@ describe('create spans of a batch over several partitions', () => {
     const topic = unique('offsets');
     await createTopics(client, [topic], 2);
     tracing.reset();
-    const producer = traceProducer(newProducer(client));
+    const producer = traceProducer(newProducer(client, { idempotent: true }));
     await producer.send({
       messages: ['a', 'b', 'c', 'd'].map((value, i) => ({
         topic,
@@ -86,7 +86,7 @@ describe('create spans of a batch where a message kept its own context', () => {
     await createTopics(client, [topic], 1);
     tracing.reset();
     const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    const producer = traceProducer(newProducer(client));
+    const producer = traceProducer(newProducer(client, { idempotent: true }));
     await producer.send({
       messages: ['a', 'b', 'c'].map((value, i) => ({
         topic,
@@ -118,7 +118,7 @@ describe('create spans of a batch over two partitions where a message kept its o
     await createTopics(client, [topic], 2);
     tracing.reset();
     const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    const producer = traceProducer(newProducer(client));
+    const producer = traceProducer(newProducer(client, { idempotent: true }));
     await producer.send({
       messages: ['a', 'b', 'c', 'd'].map((value, i) => ({
         topic,
@@ -149,7 +149,7 @@ describe('a message naming a partition the topic does not have', () => {
     const topic = unique('partition-named');
     await createTopics(client, [topic], count);
     tracing.reset();
-    const producer = traceProducer(newProducer(client));
+    const producer = traceProducer(newProducer(client, { idempotent: true }));
     await producer.send({
       messages: named.map((partition, i) => ({ topic, partition, value: Buffer.from(`m${i}`) })),
     });

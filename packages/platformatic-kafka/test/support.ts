@@ -55,8 +55,12 @@ export async function createTopics(client: Client, topics: string[], partitions 
   }
 }
 
-export function producer(client: Client): Producer {
-  return new client.Producer({ clientId: 'tracewire-tests', bootstrapBrokers: brokers() });
+/**
+ * A producer; `idempotent` where a test compares offsets: the client may repeat a send it thinks
+ * failed (stale metadata), which without idempotence the broker writes twice.
+ */
+export function producer(client: Client, { idempotent = false } = {}): Producer {
+  return new client.Producer({ clientId: 'tracewire-tests', bootstrapBrokers: brokers(), idempotent });
 }
 
 /** A consumer in its own group reading `topics` from the beginning. */
