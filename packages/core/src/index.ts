@@ -41,6 +41,7 @@ export {
   isPromiseLike,
   isNativePromise,
   errorType,
+  errorMessageOf,
   ATTR_ERROR_TYPE,
 } from './span-scope.js';
 export type {
@@ -70,5 +71,6 @@ export {
   ATTR_MESSAGING_OPERATION_TYPE,
 } from './message-send.js';
 export { reportOnce } from './report.js';
+export { reportRejection } from './rejection.js';
 export { VERSION } from './version.js';
 export { isTracingSuppressed, suppressTracing } from './suppressed.js';

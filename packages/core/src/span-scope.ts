@@ -138,26 +138,50 @@ export function chainInScope(scope: SpanScope, promise: Promise<unknown>): Promi
   );
 }
 
-/** The low-cardinality `error.type` of a thrown value: its class name, or `_OTHER`. */
+/**
+ * The low-cardinality `error.type` of a thrown value: its class name, or `_OTHER`. Never throws:
+ * an error whose `constructor` or `name` cannot be read (a getter, a Proxy) is `_OTHER`.
+ */
 export function errorType(error: unknown): string {
-  if (error instanceof Error) {
+  if (!isError(error)) return '_OTHER';
+  try {
     const name = error.constructor?.name;
-    return name && name !== 'Object' ? name : error.name || '_OTHER';
-  }
+    if (typeof name === 'string' && name !== '' && name !== 'Object') return name;
+  } catch {}
+  try {
+    const name = error.name;
+    if (typeof name === 'string' && name !== '') return name;
+  } catch {}
   return '_OTHER';
 }
 
-function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
+/** `instanceof Error`, false for a Proxy whose prototype cannot be read. */
+function isError(value: unknown): value is Error {
   try {
-    return String(error);
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+/** An Error's message for a span status, `undefined` for another value or one that cannot be read. */
+export function errorMessageOf(error: unknown): string | undefined {
+  try {
+    if (isError(error) && typeof error.message === 'string') return error.message;
+  } catch {}
+  return undefined;
+}
+
+function errorMessage(error: unknown): string {
+  try {
+    return isError(error) ? String(error.message) : String(error);
   } catch {
     return 'unknown error';
   }
 }
 
 function toException(error: unknown): Error | string {
-  return error instanceof Error ? error : errorMessage(error);
+  return isError(error) ? error : errorMessage(error);
 }
 
 /**

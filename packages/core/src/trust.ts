@@ -1,3 +1,6 @@
+import { reportOnce } from './report.js';
+import { reportRejection } from './rejection.js';
+
 /** How an incoming adapter treats the caller's trace context. */
 export type TrustMode = 'continue' | 'restart' | 'ignore';
 
@@ -34,8 +37,17 @@ export function decideTrust<Request>(trust: Trust<Request>, request: Request): T
   if (typeof trust !== 'function') return trust;
   try {
     const mode = trust(request);
-    return isTrustMode(mode) ? mode : 'restart';
-  } catch {
-    return 'restart';
+    if (isTrustMode(mode)) return mode;
+    // An async function decides nothing in time; its rejection must not go unhandled.
+    reportRejection(mode, TRUST_REJECTED);
+    reportOnce(TRUST_NO_MODE);
+  } catch (error) {
+    reportOnce(TRUST_THREW, error);
   }
+  return 'restart';
 }
+
+const TRUST_THREW = "tracewire: trust threw; the caller's context is restarted";
+const TRUST_NO_MODE =
+  "tracewire: trust returned no mode ('continue', 'restart' or 'ignore', synchronously); the caller's context is restarted";
+const TRUST_REJECTED = "tracewire: trust's promise rejected";

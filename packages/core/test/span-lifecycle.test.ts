@@ -370,6 +370,18 @@ describe('SpanScope and runInScope', () => {
     ['a custom error class', new (class TimeoutError extends Error {})('x'), 'TimeoutError'],
     ['a string', 'oops', '_OTHER'],
     ['undefined', undefined, '_OTHER'],
+    [
+      'a Proxy of an Error whose every trap throws',
+      new Proxy(new Error('x'), {
+        get: () => {
+          throw new Error('get');
+        },
+        getPrototypeOf: () => {
+          throw new Error('prototype');
+        },
+      }),
+      '_OTHER',
+    ],
   ];
   for (const [rule, error, type] of types) {
     it(`errorType: ${rule}`, () => expect(errorType(error)).toBe(type));

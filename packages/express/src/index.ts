@@ -1,12 +1,13 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { type Context, type Span, context, createContextKey } from '@opentelemetry/api';
-import { type IncomingSpans, SpanScope, errorType, reportOnce } from '@tracewire/core';
+import { type IncomingSpans, SpanScope, errorMessageOf, errorType, reportOnce } from '@tracewire/core';
 import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
   type HttpServerMetadata,
   type HttpServerOptions,
   addServerTiming,
+  callHook,
   customSpanName,
   httpServerSpan,
   isIgnored,
@@ -86,13 +87,7 @@ class ExpressTracing {
     const trace = new RequestTrace(scope, req, http);
     // Prepended: instrumentation-http ends its span in its own 'close' listener, after this one.
     res.prependListener('close', () => this.finish(trace, res));
-    if (this.#requestHook !== undefined) {
-      try {
-        this.#requestHook(scope.span, req);
-      } catch (error) {
-        reportOnce(`${PACKAGE}: requestHook threw`, error);
-      }
-    }
+    if (this.#requestHook !== undefined) callHook(this.#requestHook, 'requestHook', PACKAGE, scope.span, req);
     if (this.#responseHeader) addServerTiming(res, serverTimingEntry(scope.span.spanContext()), PACKAGE);
     return trace;
   }
@@ -117,15 +112,10 @@ class ExpressTracing {
       } else if (status >= 500) {
         const error = trace.error;
         if (error === undefined) scope.failWith(String(status));
-        else scope.failWith(errorType(error), error instanceof Error ? error.message : undefined);
+        else scope.failWith(errorType(error), errorMessageOf(error));
       }
-      if (this.#responseHook !== undefined) {
-        try {
-          this.#responseHook(span, req, res as Response);
-        } catch (error) {
-          reportOnce(`${PACKAGE}: responseHook threw`, error);
-        }
-      }
+      if (this.#responseHook !== undefined)
+        callHook(this.#responseHook, 'responseHook', PACKAGE, span, req, res as Response);
     } catch (error) {
       reportOnce(`${PACKAGE}: could not complete a request span`, error);
     }

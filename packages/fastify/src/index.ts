@@ -1,12 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Span, type Tracer, context } from '@opentelemetry/api';
-import { type IncomingSpans, SpanScope, errorType, reportOnce, resolveTracer } from '@tracewire/core';
+import { type IncomingSpans, SpanScope, reportOnce, resolveTracer } from '@tracewire/core';
 import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
   type HttpServerMetadata,
   type HttpServerOptions,
   addServerTiming,
+  callHook,
   customSpanName,
   httpServerSpan,
   isIgnored,
@@ -107,13 +108,8 @@ class FastifyTracing {
     }
     const trace = new RequestTrace(scope, http);
     request[TRACE] = trace;
-    if (this.#requestHook !== undefined) {
-      try {
-        this.#requestHook(scope.span, request);
-      } catch (error) {
-        reportOnce(`${PACKAGE}: requestHook threw`, error);
-      }
-    }
+    if (this.#requestHook !== undefined)
+      callHook(this.#requestHook, 'requestHook', PACKAGE, scope.span, request);
     return trace;
   }
 
@@ -140,8 +136,7 @@ class FastifyTracing {
         if (error === undefined) {
           scope.failWith(String(status));
         } else {
-          scope.span.recordException(error instanceof Error ? error : String(error));
-          scope.failWith(errorType(error), error instanceof Error ? error.message : undefined);
+          scope.fail(error);
         }
       }
       this.#respond(scope.span, request, reply);
@@ -166,12 +161,8 @@ class FastifyTracing {
   }
 
   #respond(span: Span, request: FastifyRequest, reply: FastifyReply): void {
-    if (this.#responseHook === undefined) return;
-    try {
-      this.#responseHook(span, request, reply);
-    } catch (error) {
-      reportOnce(`${PACKAGE}: responseHook threw`, error);
-    }
+    if (this.#responseHook !== undefined)
+      callHook(this.#responseHook, 'responseHook', PACKAGE, span, request, reply);
   }
 
   #name(request: FastifyRequest, route: string | undefined): string {

@@ -15,7 +15,7 @@ export { incomingHeaders } from './incoming-headers.js';
 export type { HttpServerMetadata } from './instrumentation-span.js';
 export { httpServerSpan } from './instrumentation-span.js';
 export type { HttpServerOptions, ServerTracingOptions } from './server-options.js';
-export { customSpanName, isIgnored, serverTracingOptions } from './server-options.js';
+export { callHook, customSpanName, isIgnored, serverTracingOptions } from './server-options.js';
 export { appendServerTiming, serverTimingEntry } from './server-timing.js';
 export { addServerTiming } from './server-timing-header.js';
 export { VERSION } from './version.js';

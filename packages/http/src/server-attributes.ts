@@ -30,7 +30,8 @@ export function serverRequestAttributes(req: IncomingMessage, target: string, ro
   const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
   const secure = socket?.encrypted === true;
   const queryAt = url.indexOf('?');
-  const host = headers.host;
+  // HTTP/2 has no Host header: its `:authority` says the same.
+  const host = headers.host ?? (headers[':authority'] as string | undefined);
   const portAt = host === undefined ? -1 : hostPortSeparator(host);
   return {
     [ATTR_HTTP_REQUEST_METHOD]: known ? method : '_OTHER',

@@ -6,6 +6,7 @@ import {
   type IncomingSpans,
   createIncomingSpans,
   reportOnce,
+  reportRejection,
 } from '@tracewire/core';
 import { incomingHeaders } from './incoming-headers.js';
 
@@ -69,13 +70,37 @@ function checkFunction(packageName: string, value: unknown, name: string): void 
   }
 }
 
-/** Whether `ignore` leaves `req` untraced; one that throws traces it, reported once. */
+/**
+ * Whether `ignore` leaves `req` untraced; one that throws traces it, reported once. Only `true`
+ * ignores: a promise (an async `ignore`) decides nothing in time, and its rejection is reported.
+ */
 export function isIgnored<Req>(ignore: (req: Req) => boolean, req: Req, packageName: string): boolean {
   try {
-    return ignore(req) === true;
+    const ignored = ignore(req);
+    if (ignored === true) return true;
+    reportRejection(ignored, `${packageName}: ignore's promise rejected`);
   } catch (error) {
     reportOnce(`${packageName}: ignore threw; tracing the request`, error);
-    return false;
+  }
+  return false;
+}
+
+/**
+ * Calls a `requestHook` or `responseHook`: a throw, or the rejection of an async hook's promise,
+ * is reported once and never reaches the application.
+ */
+export function callHook<A, B, C>(
+  hook: (span: A, req: B, res: C) => void,
+  name: string,
+  packageName: string,
+  span: A,
+  req: B,
+  res?: C,
+): void {
+  try {
+    reportRejection(hook(span, req, res as C), `${packageName}: ${name}'s promise rejected`);
+  } catch (error) {
+    reportOnce(`${packageName}: ${name} threw`, error);
   }
 }
 
@@ -91,6 +116,7 @@ export function customSpanName<Req>(
   try {
     const name = spanName(req);
     if (typeof name === 'string' && name !== '') return name;
+    reportRejection(name, `${packageName}: spanName's promise rejected`);
     reportOnce(`${packageName}: spanName returned no name; using the default`);
   } catch (error) {
     reportOnce(`${packageName}: spanName threw; using the default`, error);

@@ -15,15 +15,15 @@ interface Hook {
 type HookedResponse = ServerResponse & { [HOOKED]?: Hook };
 
 /**
- * Adds `entry` to the response's `Server-Timing` header just before the headers are written, after
+ * Adds `entry` (if any) to the response's `Server-Timing` header just before the headers are written, after
  * any value the application set, so it neither overwrites nor is overwritten by the app's entries.
  * Hooks this response's own `writeHead` (as `on-headers` does); the framework's prototypes stay
  * untouched. Being the last step before the headers go out, it also survives a framework hook
  * (a Fastify route-level `onSend`) that sets the header after the adapter's own hooks ran.
  */
-export function addServerTiming(res: ServerResponse, entry: string, packageName: string): void {
+export function addServerTiming(res: ServerResponse, entry: string | undefined, packageName: string): void {
   const hooked = res as HookedResponse;
-  if (hooked[HOOKED] !== undefined || res.headersSent) return;
+  if (entry === undefined || hooked[HOOKED] !== undefined || res.headersSent) return;
   const failed = `${packageName}: could not add the Server-Timing response header`;
   hooked[HOOKED] = { value: entry, writeHead: res.writeHead, done: false, failed };
   res.writeHead = writeHeadWithServerTiming as WriteHead;

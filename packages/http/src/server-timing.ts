@@ -1,10 +1,12 @@
-import { type SpanContext, TraceFlags } from '@opentelemetry/api';
+import { type SpanContext, TraceFlags, isSpanContextValid } from '@opentelemetry/api';
 
 /**
  * The `Server-Timing` entry naming the server span, in the form browser RUM agents read:
- * `traceparent;desc="00-<trace-id>-<span-id>-<flags>"`.
+ * `traceparent;desc="00-<trace-id>-<span-id>-<flags>"`. None without a span of the server's own:
+ * with no SDK registered, the span is the caller's context (remote) or the invalid all-zero one.
  */
-export function serverTimingEntry(spanContext: SpanContext): string {
+export function serverTimingEntry(spanContext: SpanContext): string | undefined {
+  if (spanContext.isRemote === true || !isSpanContextValid(spanContext)) return undefined;
   const flags = spanContext.traceFlags & TraceFlags.SAMPLED ? '01' : '00';
   return `traceparent;desc="00-${spanContext.traceId}-${spanContext.spanId}-${flags}"`;
 }
