@@ -169,3 +169,79 @@ describe('amqplib bug 3: bulk settlement with allUpTo over 20,000 held messages'
     });
   }
 });
+
+describe('found by trying: what a handler throws or returns is the app’s, never inspected into a failure', () => {
+  const oddError = (): Error => {
+    const error = new Error('the app error');
+    Object.defineProperty(error, 'constructor', {
+      get() {
+        throw new Error('constructor getter');
+      },
+    });
+    return error;
+  };
+
+  it('a handled rejection with an error whose constructor cannot be read ends the span ERROR', async () => {
+    const queue = await broker.queue('odd-rejection');
+    const channel = traceChannel(await broker.channel());
+    const handled = collector<unknown>(1);
+    await channel.consume(queue, (message) => {
+      channel.ack(message!);
+      const promise = Promise.reject(oddError());
+      promise.catch((error: unknown) => handled.push(error));
+      return promise;
+    });
+    await fill(queue, 1);
+    await handled.done;
+    const [span] = await tracing.waitForSpans(1);
+    expect(span?.status.code).toBe(2);
+    expect(span?.attributes['error.type']).toBe('Error');
+  });
+
+  it("a sync throw of such an error reaches the channel's 'error' as the app's own error", async () => {
+    const outcome = async (traced: boolean): Promise<string> => {
+      const queue = await broker.queue(`odd-throw-${traced}`);
+      const raw = await broker.channel();
+      const channel = traced ? traceChannel(raw) : raw;
+      const seen = collector<string>(1);
+      channel.on('error', (error: Error) => seen.push(error.message));
+      await channel.consume(queue, (message) => {
+        channel.ack(message!);
+        throw oddError();
+      });
+      await fill(queue, 1);
+      const [message] = await seen.done;
+      return message!;
+    };
+    expect(await outcome(false)).toBe('the app error');
+    expect(await outcome(true)).toBe('the app error');
+    expect(processSpans()).toHaveLength(1);
+    expect(processSpans()[0]?.attributes['error.type']).toBe('Error');
+  });
+
+  it("a promise subclass's own then is not called: the span watches with the built-in one", async () => {
+    let thenCalls = 0;
+    class TrackedPromise<T> extends Promise<T> {
+      // biome-ignore lint/suspicious/noThenProperty: the app's own override, which tracing must not call
+      override then<A = T, B = never>(
+        onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+        onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+      ): Promise<A | B> {
+        thenCalls++;
+        return super.then(onFulfilled, onRejected);
+      }
+    }
+    const queue = await broker.queue('promise-subclass');
+    const channel = traceChannel(await broker.channel());
+    const delivered = collector<Message>(1);
+    await channel.consume(queue, (message) => {
+      channel.ack(message!);
+      delivered.push(message!);
+      return TrackedPromise.resolve(1);
+    });
+    await fill(queue, 1);
+    await delivered.done;
+    await tracing.waitForSpans(1);
+    expect(thenCalls).toBe(0);
+  });
+});

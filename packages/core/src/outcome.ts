@@ -4,6 +4,8 @@ import { adoptInScope, chainInScope, errorType, isNativePromise, isPromiseLike }
 /** How a handler ended: `error` is set only when it threw or its promise rejected. */
 export type Outcome = { ok: true } | { ok: false; error: unknown };
 
+const promiseThen = Promise.prototype.then;
+
 /**
  * Calls `onSettled` once with the outcome of `result`, and returns `result` itself. For a library
  * that ignores what its handler returns (amqplib's consume, event emitters): the promise stays the
@@ -19,7 +21,10 @@ export function observeOutcome<T>(result: T, onSettled: (outcome: Outcome) => vo
     return result;
   }
   try {
-    result.then(
+    // The built-in `then`, not the promise's own: an override (a subclass's, or an own `then`
+    // property) is the app's code, which untraced nobody calls here.
+    promiseThen.call(
+      result,
       () => safely(onSettled, { ok: true }),
       (error: unknown) => safely(onSettled, { ok: false, error }),
     );
