@@ -1,26 +1,17 @@
 // Found by trying @tracewire/express as an app would (installed from its tarball, real servers,
 // the README alone), one regression test each; every one failed before its fix.
-import { DiagLogLevel, ProxyTracerProvider, SpanStatusCode, diag } from '@opentelemetry/api';
+import { ProxyTracerProvider, SpanStatusCode } from '@opentelemetry/api';
 import { traceContext, traceErrors } from '@tracewire/express';
 import express from 'express';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CALLER_TRACEPARENT, listen, rawRequest } from '../../../test/support/http-server.js';
+import { recordDiagWarnings } from '../../../test/support/diag.js';
 import { setupTracing } from '../../../test/support/tracing.js';
 
 const tracing = setupTracing();
-const warnings: string[] = [];
-beforeAll(() => {
-  const keep = (message: string) => warnings.push(message);
-  diag.setLogger({ warn: keep, error: keep, info() {}, debug() {}, verbose() {} }, DiagLogLevel.WARN);
-});
-afterAll(async () => {
-  diag.disable();
-  await tracing.shutdown();
-});
-afterEach(() => {
-  tracing.reset();
-  warnings.length = 0;
-});
+const warnings = recordDiagWarnings();
+afterAll(() => tracing.shutdown());
+afterEach(() => tracing.reset());
 
 const rejecting = async (): Promise<never> => {
   throw new Error('the hook failed');

@@ -1,29 +1,20 @@
 // Found by trying @tracewire/fastify as an app would (installed from its tarball, real servers,
 // the README alone), one regression test each; every one failed before its fix.
 import http2 from 'node:http2';
-import { DiagLogLevel, ProxyTracerProvider, SpanStatusCode, diag } from '@opentelemetry/api';
+import { ProxyTracerProvider, SpanStatusCode } from '@opentelemetry/api';
 import { ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
 import traceContext, { type FastifyTraceOptions } from '@tracewire/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CALLER_TRACEPARENT } from '../../../test/support/http-server.js';
+import { recordDiagWarnings } from '../../../test/support/diag.js';
 import { setupTracing } from '../../../test/support/tracing.js';
 
 const tracing = setupTracing();
-const warnings: string[] = [];
-beforeAll(() => {
-  const keep = (message: string) => warnings.push(message);
-  diag.setLogger({ warn: keep, error: keep, info() {}, debug() {}, verbose() {} }, DiagLogLevel.WARN);
-});
-afterAll(async () => {
-  diag.disable();
-  await tracing.shutdown();
-});
-afterEach(() => {
-  tracing.reset();
-  warnings.length = 0;
-});
+const warnings = recordDiagWarnings();
+afterAll(() => tracing.shutdown());
+afterEach(() => tracing.reset());
 
 async function serve(
   options: FastifyTraceOptions,
