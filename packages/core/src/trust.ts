@@ -39,7 +39,7 @@ export function decideTrust<Request>(trust: Trust<Request>, request: Request): T
     const mode = trust(request);
     if (isTrustMode(mode)) return mode;
     // An async function decides nothing in time; its rejection must not go unhandled.
-    reportRejection(mode, TRUST_REJECTED);
+    reportRejection(mode, 'tracewire', 'trust');
     reportOnce(TRUST_NO_MODE);
   } catch (error) {
     reportOnce(TRUST_THREW, error);
@@ -50,4 +50,3 @@ export function decideTrust<Request>(trust: Trust<Request>, request: Request): T
 const TRUST_THREW = "tracewire: trust threw; the caller's context is restarted";
 const TRUST_NO_MODE =
   "tracewire: trust returned no mode ('continue', 'restart' or 'ignore', synchronously); the caller's context is restarted";
-const TRUST_REJECTED = "tracewire: trust's promise rejected";

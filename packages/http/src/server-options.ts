@@ -78,7 +78,7 @@ export function isIgnored<Req>(ignore: (req: Req) => boolean, req: Req, packageN
   try {
     const ignored = ignore(req);
     if (ignored === true) return true;
-    reportRejection(ignored, `${packageName}: ignore's promise rejected`);
+    reportRejection(ignored, packageName, 'ignore');
   } catch (error) {
     reportOnce(`${packageName}: ignore threw; tracing the request`, error);
   }
@@ -98,7 +98,7 @@ export function callHook<A, B, C>(
   res?: C,
 ): void {
   try {
-    reportRejection(hook(span, req, res as C), `${packageName}: ${name}'s promise rejected`);
+    reportRejection(hook(span, req, res as C), packageName, name);
   } catch (error) {
     reportOnce(`${packageName}: ${name} threw`, error);
   }
@@ -116,7 +116,7 @@ export function customSpanName<Req>(
   try {
     const name = spanName(req);
     if (typeof name === 'string' && name !== '') return name;
-    reportRejection(name, `${packageName}: spanName's promise rejected`);
+    reportRejection(name, packageName, 'spanName');
     reportOnce(`${packageName}: spanName returned no name; using the default`);
   } catch (error) {
     reportOnce(`${packageName}: spanName threw; using the default`, error);
